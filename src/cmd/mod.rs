@@ -1,0 +1,6 @@
+//! One module per program; each exposes `main(&[&[u8]]) -> i32`.
+
+pub mod supervise;
+pub mod svc;
+pub mod svok;
+pub mod svstat;

@@ -1,0 +1,16 @@
+//! daemontools-rs: a drop-in implementation of daemontools 0.76.
+//!
+//! The programs are thin binaries (`src/bin/*.rs`) over the modules here.
+//! `sys` holds the only unsafe code.
+
+pub mod args;
+pub mod buffer;
+pub mod cmd;
+pub mod control;
+pub mod exec;
+pub mod fsio;
+pub mod msg;
+pub mod status;
+pub mod supervisor;
+pub mod sys;
+pub mod tai64;

@@ -1,0 +1,295 @@
+//! The only module with `unsafe` code.
+//!
+//! Everything here is a thin wrapper around a system call or a C-library
+//! facility that no safe crate API offers in the form daemontools needs:
+//! the raw argv/environ arrays, fork, signal handlers, duplicating a
+//! descriptor onto a fixed number, and `localtime_r`. Each unsafe block
+//! carries a SAFETY comment. All other modules are written in safe Rust on
+//! top of `nix` and these wrappers.
+
+use std::ffi::CStr;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::unistd::ForkResult;
+
+/// The process arguments as byte strings, taken from the C `main`.
+///
+/// # Safety
+/// `argc` and `argv` must be exactly what the C runtime passed to `main`.
+pub unsafe fn args_from_main(argc: i32, argv: *const *const libc::c_char) -> Vec<&'static [u8]> {
+    let mut out = Vec::with_capacity(argc.max(0) as usize);
+    for i in 0..argc.max(0) as usize {
+        // SAFETY: the C runtime guarantees argv[0..argc] are valid
+        // NUL-terminated strings that live for the whole process.
+        let p = unsafe { *argv.add(i) };
+        if p.is_null() {
+            break;
+        }
+        // SAFETY: p is a valid NUL-terminated string (see above).
+        out.push(unsafe { CStr::from_ptr(p) }.to_bytes());
+    }
+    out
+}
+
+/// The last argument's bytes as the writable area the kernel exposes
+/// through /proc/PID/cmdline (used by readproctitle). The slice excludes the
+/// terminating NUL and is never extended.
+///
+/// # Safety
+/// `argc` and `argv` must be exactly what the C runtime passed to `main`,
+/// and this must be called at most once.
+pub unsafe fn last_arg_mut(argc: i32, argv: *const *mut libc::c_char) -> Option<&'static mut [u8]> {
+    if argc < 1 {
+        return None;
+    }
+    // SAFETY: argv[argc-1] is a valid NUL-terminated string owned by the
+    // process for its whole life; the C standard allows main to modify it.
+    // We hand out one mutable slice of exactly its original length, and the
+    // caller obtains it once.
+    unsafe {
+        let p = *argv.add(argc as usize - 1);
+        if p.is_null() {
+            return None;
+        }
+        let len = libc::strlen(p);
+        Some(std::slice::from_raw_parts_mut(p.cast::<u8>(), len))
+    }
+}
+
+/// The current environment array, in its order, entries without `=`
+/// included (std's `vars_os` would drop them).
+pub fn environ() -> Vec<&'static [u8]> {
+    unsafe extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    let mut out = Vec::new();
+    // SAFETY: `environ` is the C library's NULL-terminated array of
+    // NUL-terminated strings; our programs are single-threaded and never
+    // call setenv/putenv, so it is not modified while we read it.
+    unsafe {
+        let mut p = environ;
+        if p.is_null() {
+            return out;
+        }
+        while !(*p).is_null() {
+            out.push(CStr::from_ptr(*p).to_bytes());
+            p = p.add(1);
+        }
+    }
+    out
+}
+
+/// fork(2). Our programs are single-threaded, so the child may do anything
+/// the parent could (allocate, format messages) before it execs or exits.
+pub fn fork() -> Result<ForkResult, Errno> {
+    // SAFETY: every program of this crate is single-threaded when it forks,
+    // so no lock can be held by another thread in the child.
+    unsafe { nix::unistd::fork() }
+}
+
+/// A descriptor number that is open for the rest of the process's life
+/// (0, 1, 2, or one inherited by convention such as fd 4 and 5 of a
+/// multilog processor).
+pub fn fd(raw: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: the callers only pass numbers of descriptors that this process
+    // keeps open for its lifetime; an already-closed number only makes the
+    // following system call fail with EBADF, which is reported as such.
+    unsafe { BorrowedFd::borrow_raw(raw) }
+}
+
+/// dup2(2) onto a fixed descriptor number, clearing close-on-exec on the
+/// copy. Used in forked children to set up fds 0, 1, 4, 5 before exec.
+pub fn dup2(from: RawFd, to: RawFd) -> Result<(), Errno> {
+    // SAFETY: dup2 has no memory-safety preconditions; it may replace
+    // whatever descriptor `to` named, which is exactly the intent here (the
+    // callers run in a child about to exec, or own `to`).
+    let r = unsafe { libc::dup2(from, to) };
+    Errno::result(r).map(drop)
+}
+
+/// close(2) on a raw number whose ownership the caller gives up.
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller owns `fd` and does not use the number afterwards.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+/// _exit(2): leaves a forked child without running atexit handlers or
+/// flushing anything the parent had buffered.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions and does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Signal handler that only sets a flag (multilog's TERM/ALRM).
+pub struct Flag(std::sync::atomic::AtomicBool);
+
+impl Flag {
+    pub const fn new() -> Flag {
+        Flag(std::sync::atomic::AtomicBool::new(false))
+    }
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::SeqCst)
+    }
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst)
+    }
+}
+
+impl Default for Flag {
+    fn default() -> Self {
+        Flag::new()
+    }
+}
+
+/// Installs `handler` for `sig` with an empty mask and without SA_RESTART,
+/// so a blocked read(2) or poll(2) returns EINTR.
+pub fn catch(sig: Signal, handler: extern "C" fn(libc::c_int)) -> Result<(), Errno> {
+    let act = SigAction::new(
+        SigHandler::Handler(handler),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handlers passed in by this crate only perform
+    // async-signal-safe operations (an atomic store or a write(2)).
+    unsafe { nix::sys::signal::sigaction(sig, &act) }.map(drop)
+}
+
+/// Restores the default action for `sig` (used in children before exec).
+pub fn uncatch(sig: Signal) -> Result<(), Errno> {
+    let act = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installing SIG_DFL has no preconditions.
+    unsafe { nix::sys::signal::sigaction(sig, &act) }.map(drop)
+}
+
+/// Ignores `sig` (svc ignores SIGPIPE, as the C version does).
+pub fn ignore(sig: Signal) -> Result<(), Errno> {
+    let act = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installing SIG_IGN has no preconditions.
+    unsafe { nix::sys::signal::sigaction(sig, &act) }.map(drop)
+}
+
+/// The write end of a self-pipe that `selfpipe_handler` writes to.
+static SELFPIPE: AtomicI32 = AtomicI32::new(-1);
+
+/// Sets the descriptor that `selfpipe_handler` writes one byte to.
+pub fn set_selfpipe(fd: RawFd) {
+    SELFPIPE.store(fd, Ordering::SeqCst);
+}
+
+/// Signal handler for the self-pipe trick: writes one byte, keeps errno.
+pub extern "C" fn selfpipe_handler(_sig: libc::c_int) {
+    let fd = SELFPIPE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let saved = Errno::last_raw();
+        // SAFETY: write(2) is async-signal-safe; the buffer is a valid
+        // one-byte static. The pipe is non-blocking, so a full pipe only
+        // makes the write fail (a wakeup is pending anyway).
+        unsafe {
+            libc::write(fd, c"".as_ptr().cast(), 1);
+        }
+        Errno::set_raw(saved);
+    }
+}
+
+/// Broken-down local time as `localtime_r` returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i64,
+    pub mon: u32,
+    pub mday: u32,
+    pub hour: u32,
+    pub min: u32,
+    pub sec: u32,
+}
+
+/// Converts Unix seconds to local time with the C library (honours TZ,
+/// zoneinfo rules and `right/` zones). None when the C library cannot
+/// represent the result (the year does not fit an int).
+pub fn localtime(t: i64) -> Option<LocalTime> {
+    let tt: libc::time_t = t as libc::time_t;
+    // SAFETY: zeroed memory is a valid `struct tm` (plain integers and a
+    // nullable pointer).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe extern "C" {
+        fn tzset();
+    }
+    // SAFETY: both pointers reference live, properly aligned locals;
+    // localtime_r is reentrant. tzset (no arguments, no preconditions) is
+    // called first as POSIX requires for localtime_r to see TZ.
+    let r = unsafe {
+        tzset();
+        libc::localtime_r(&tt, &mut tm)
+    };
+    if r.is_null() {
+        return None;
+    }
+    Some(LocalTime {
+        year: 1900 + tm.tm_year as i64,
+        mon: (tm.tm_mon + 1) as u32,
+        mday: tm.tm_mday as u32,
+        hour: tm.tm_hour as u32,
+        min: tm.tm_min as u32,
+        sec: tm.tm_sec as u32,
+    })
+}
+
+/// The real-time clock as (seconds, microseconds) via gettimeofday(2),
+/// exactly what daemontools' `taia_now` reads.
+pub fn gettimeofday() -> (i64, u32) {
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    // SAFETY: `tv` is a valid, writable timeval; the timezone argument may
+    // be NULL.
+    unsafe {
+        libc::gettimeofday(&mut tv, std::ptr::null_mut());
+    }
+    (tv.tv_sec, tv.tv_usec as u32)
+}
+
+/// Defines the C `main` of a program binary: `daemontools::program!(f)`
+/// where `f(&[&[u8]]) -> i32` receives argv as bytes. With `#![no_main]`
+/// in the binary, std's runtime start-up (which sets SIGPIPE to SIG_IGN)
+/// never runs, so children inherit signal dispositions as from C.
+#[macro_export]
+macro_rules! program {
+    ($f:path) => {
+        #[unsafe(no_mangle)]
+        #[allow(clippy::not_unsafe_ptr_arg_deref)]
+        pub extern "C" fn main(argc: i32, argv: *const *const ::std::ffi::c_char) -> i32 {
+            // SAFETY: argc and argv come straight from the C runtime.
+            let args = unsafe { $crate::sys::args_from_main(argc, argv) };
+            $f(&args)
+        }
+    };
+}
+
+/// Like `program!`, for readproctitle: `f(&args, last)` also receives the
+/// last argument's original argv memory, writable in place.
+#[macro_export]
+macro_rules! program_with_title {
+    ($f:path) => {
+        #[unsafe(no_mangle)]
+        #[allow(clippy::not_unsafe_ptr_arg_deref)]
+        pub extern "C" fn main(argc: i32, argv: *const *mut ::std::ffi::c_char) -> i32 {
+            // SAFETY: argc and argv come straight from the C runtime; the
+            // title area is taken once, here.
+            let (args, last) = unsafe {
+                (
+                    $crate::sys::args_from_main(argc, argv.cast()),
+                    $crate::sys::last_arg_mut(argc, argv),
+                )
+            };
+            $f(&args, last)
+        }
+    };
+}

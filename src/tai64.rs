@@ -1,0 +1,99 @@
+//! TAI64N labels as daemontools makes them: label = 2^62 + 10 + Unix
+//! seconds (a fixed 10 s TAI-UTC offset, no leap-second table), nanoseconds
+//! = microseconds * 1000 + 500. Packed big-endian in 12 bytes; printed as
+//! `@` and 24 lowercase hex digits.
+
+use crate::sys;
+
+/// 2^62 + 10: the label of Unix time 0.
+pub const UNIX_EPOCH_LABEL: u64 = 0x400000000000000a;
+
+/// A TAI64N stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Tai64n {
+    pub secs: u64,
+    pub nano: u32,
+}
+
+impl Tai64n {
+    /// The current time, read with gettimeofday like the C programs.
+    pub fn now() -> Tai64n {
+        let (s, us) = sys::gettimeofday();
+        Tai64n::from_unix(s, us)
+    }
+
+    /// The stamp daemontools makes for Unix seconds + microseconds.
+    pub fn from_unix(secs: i64, usec: u32) -> Tai64n {
+        Tai64n {
+            secs: UNIX_EPOCH_LABEL.wrapping_add(secs as u64),
+            nano: usec * 1000 + 500,
+        }
+    }
+
+    /// The 12-byte packed form.
+    pub fn pack(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[..8].copy_from_slice(&self.secs.to_be_bytes());
+        b[8..].copy_from_slice(&self.nano.to_be_bytes());
+        b
+    }
+
+    pub fn unpack(b: &[u8; 12]) -> Tai64n {
+        let mut s = [0u8; 8];
+        s.copy_from_slice(&b[..8]);
+        let mut n = [0u8; 4];
+        n.copy_from_slice(&b[8..]);
+        Tai64n {
+            secs: u64::from_be_bytes(s),
+            nano: u32::from_be_bytes(n),
+        }
+    }
+
+    /// The 25-byte external form `@` + 24 lowercase hex digits.
+    pub fn fmt(&self) -> [u8; 25] {
+        let mut out = [b'@'; 25];
+        hex(&self.pack(), &mut out[1..]);
+        out
+    }
+}
+
+/// Lowercase hex of `src` into `dst` (which must be twice as long).
+pub fn hex(src: &[u8], dst: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in src.iter().enumerate() {
+        dst[2 * i] = DIGITS[(b >> 4) as usize];
+        dst[2 * i + 1] = DIGITS[(b & 15) as usize];
+    }
+}
+
+/// Seconds of a label as Unix time (wrapping, like the C code).
+pub fn label_to_unix(secs: u64) -> i64 {
+    secs.wrapping_sub(UNIX_EPOCH_LABEL) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_stamp() {
+        // gettimeofday shim 1000000000 s + 123456 us gave this stamp.
+        let t = Tai64n::from_unix(1_000_000_000, 123_456);
+        assert_eq!(&t.fmt(), b"@400000003b9aca0a075bcbf4");
+        assert_eq!(Tai64n::unpack(&t.pack()), t);
+    }
+
+    #[test]
+    fn spec_example() {
+        let t = Tai64n::from_unix(935467445, 787492);
+        assert_eq!(&t.fmt(), b"@4000000037c219bf2ef02e94");
+        assert_eq!(label_to_unix(t.secs), 935467445);
+    }
+
+    #[test]
+    fn now_is_recent() {
+        let t = Tai64n::now();
+        assert!(label_to_unix(t.secs) > 1_600_000_000);
+        assert_eq!(t.nano % 1000, 500);
+    }
+}
