@@ -241,19 +241,22 @@ pub fn localtime(t: i64) -> Option<LocalTime> {
     })
 }
 
-/// The real-time clock as (seconds, microseconds) via gettimeofday(2),
-/// exactly what daemontools' `taia_now` reads.
+/// The real-time clock as (seconds, microseconds), exactly what
+/// daemontools' `taia_now` reads with gettimeofday(2). Read with
+/// clock_gettime(CLOCK_REALTIME) and truncated to microseconds: the same
+/// clock and the same truncation the kernel applies for gettimeofday, but
+/// a faster vDSO path (multilog `t` and tai64n read it for every line).
 pub fn gettimeofday() -> (i64, u32) {
-    let mut tv = libc::timeval {
+    let mut ts = libc::timespec {
         tv_sec: 0,
-        tv_usec: 0,
+        tv_nsec: 0,
     };
-    // SAFETY: `tv` is a valid, writable timeval; the timezone argument may
-    // be NULL.
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always
+    // exists, so the call cannot fail.
     unsafe {
-        libc::gettimeofday(&mut tv, std::ptr::null_mut());
+        libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts);
     }
-    (tv.tv_sec, tv.tv_usec as u32)
+    (ts.tv_sec, (ts.tv_nsec / 1000) as u32)
 }
 
 /// Defines the C `main` of a program binary: `daemontools::program!(f)`

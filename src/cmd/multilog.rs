@@ -1,0 +1,685 @@
+//! `multilog script`: reads lines from stdin, selects them with `+`/`-`
+//! patterns and appends them to log directories, alerts and status files
+//! (daemontools 0.76).
+//!
+//! Input is read in large blocks, but processed as the reference's
+//! sequence of 1024-byte reads: at every 1024-byte boundary of a block the
+//! directories' output buffers are flushed (this fixes where rotations
+//! fall), and everything the reference does "before every read" that can
+//! only happen in read(2) (signals, writing to disk) happens before our own
+//! read(2). For input from a regular file the files written are exactly the
+//! reference's; from a pipe they are what the reference writes for some
+//! arrival timing of the same bytes. See doc/multilog.8.md.
+
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::unistd::Whence;
+
+use crate::fsio;
+use crate::logdir::{self, LogDir, PROG, Settings};
+use crate::matcher::{AnyOf, Pattern, Skips};
+use crate::msg;
+use crate::sys::{self, Flag};
+use crate::tai64::Stamper;
+
+/// The line window: patterns, alerts and status files see at most this.
+pub const WINDOW: usize = 1000;
+/// Status files are rewritten with exactly this many bytes.
+pub const STATUS_LEN: usize = 1001;
+/// `e` shows at most this many bytes of the window.
+pub const ALERT_MAX: usize = 200;
+/// The reference's read size; flush points fall at these boundaries.
+const VREAD: usize = 1024;
+/// Our read(2) size.
+const READ_SIZE: usize = 64 * 1024;
+
+static TERM: Flag = Flag::new();
+static ALRM: Flag = Flag::new();
+
+extern "C" fn on_term(_: libc::c_int) {
+    TERM.set();
+}
+
+extern "C" fn on_alrm(_: libc::c_int) {
+    ALRM.set();
+}
+
+/// One per-line action, in script order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// `+pattern`
+    Select(&'a [u8]),
+    /// `-pattern`
+    Deselect(&'a [u8]),
+    /// `e`
+    Alert,
+    /// `=file`: index into `Script::status`.
+    Status(usize),
+    /// A directory: index into `Script::dirs`.
+    Dir(usize),
+}
+
+/// A parsed script. 0.76 validates nothing: every argument is an action
+/// chosen by its first byte, and unknown ones are ignored.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Script<'a> {
+    /// `t` as the first argument.
+    pub timestamp: bool,
+    pub actions: Vec<Action<'a>>,
+    /// Status file names, in script order.
+    pub status: Vec<&'a [u8]>,
+    /// Directories with the `s`, `n` and `!` in force at their position.
+    pub dirs: Vec<(&'a [u8], Settings<'a>)>,
+}
+
+pub fn parse<'a>(script: &[&'a [u8]]) -> Script<'a> {
+    let mut s = Script {
+        timestamp: script.first().and_then(|a| a.first()) == Some(&b't'),
+        ..Script::default()
+    };
+    let mut set = Settings::default();
+    for &arg in script {
+        let Some((&first, rest)) = arg.split_first() else {
+            continue;
+        };
+        match first {
+            b'+' => s.actions.push(Action::Select(rest)),
+            b'-' => s.actions.push(Action::Deselect(rest)),
+            b'e' => s.actions.push(Action::Alert),
+            b'=' => {
+                s.actions.push(Action::Status(s.status.len()));
+                s.status.push(rest);
+            }
+            b's' => {
+                set.size = logdir::scan_ulong(rest).clamp(logdir::SIZE_MIN, logdir::SIZE_MAX);
+            }
+            b'n' => set.num = logdir::scan_ulong(rest).max(logdir::NUM_MIN),
+            b'!' => set.processor = Some(rest),
+            b'.' | b'/' => {
+                s.actions.push(Action::Dir(s.dirs.len()));
+                s.dirs.push((arg, set));
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// A status file: the last selected window, written at offset 0.
+struct Status<'a> {
+    name: &'a [u8],
+    fd: OwnedFd,
+    buf: Box<[u8; STATUS_LEN]>,
+    dirty: bool,
+}
+
+impl Status<'_> {
+    fn open(startdir: &OwnedFd, name: &[u8]) -> OwnedFd {
+        if let Err(e) = nix::unistd::fchdir(startdir) {
+            msg::fatal(PROG, &[b"unable to switch to starting directory"], e);
+        }
+        match fsio::open_append(name) {
+            Ok(fd) => drop(fd),
+            Err(e) => msg::fatal(PROG, &[b"unable to create ", name], e),
+        }
+        let fd = fsio::open_write(name)
+            .unwrap_or_else(|e| msg::fatal(PROG, &[b"unable to write ", name], e));
+        let _ = fsio::coe(&fd);
+        fd
+    }
+
+    fn set(&mut self, window: &[u8]) {
+        self.buf[..window.len()].copy_from_slice(window);
+        self.buf[window.len()..].fill(b'\n');
+        self.dirty = true;
+    }
+
+    /// Seek to 0 and one write of 1001 bytes, retried until it works.
+    fn write(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        loop {
+            while let Err(e) = nix::unistd::lseek(&self.fd, 0, Whence::SeekSet) {
+                logdir::pause(&[b"unable to move to beginning of ", self.name], Some(e));
+            }
+            match nix::unistd::write(&self.fd, &self.buf[..]) {
+                Ok(STATUS_LEN) => break,
+                r => {
+                    let e = r.err().unwrap_or_else(Errno::last);
+                    logdir::pause(&[b"unable to write ", self.name], Some(e));
+                }
+            }
+        }
+        self.dirty = false;
+    }
+}
+
+/// An action ready to run. Consecutive `+` (or `-`) patterns form one
+/// step: the flag changes if any of them matches.
+enum Step<'a> {
+    Select(AnyOf<'a>),
+    Deselect(AnyOf<'a>),
+    Alert,
+    Status(usize),
+    Dir(usize),
+}
+
+/// Everything lines go to.
+struct Outputs<'a> {
+    steps: Vec<Step<'a>>,
+    skips: Skips,
+    status: Vec<Status<'a>>,
+    dirs: Vec<LogDir<'a>>,
+}
+
+impl Outputs<'_> {
+    /// Runs the script over the window; directories remember their flag.
+    fn select(&mut self, window: &[u8]) {
+        let mut selected = true;
+        self.skips.reset();
+        for a in &self.steps {
+            match a {
+                Step::Select(p) => {
+                    if !selected && p.any(window, &mut self.skips) {
+                        selected = true;
+                    }
+                }
+                Step::Deselect(p) => {
+                    if selected && p.any(window, &mut self.skips) {
+                        selected = false;
+                    }
+                }
+                Step::Alert => {
+                    if selected {
+                        alert(window);
+                    }
+                }
+                Step::Status(i) => {
+                    if selected {
+                        self.status[*i].set(window);
+                    }
+                }
+                Step::Dir(j) => self.dirs[*j].selected = selected,
+            }
+        }
+    }
+
+    /// The flushes the reference makes at a read that our block already
+    /// covered.
+    fn flush_model(&mut self) {
+        for d in &mut self.dirs {
+            d.flush();
+        }
+    }
+
+    /// Before our read(2): status files, every byte to disk, then a
+    /// pending SIGALRM rotation of the non-empty directories.
+    fn before_read(&mut self) {
+        for s in &mut self.status {
+            s.write();
+        }
+        for d in &mut self.dirs {
+            d.flush_out();
+        }
+        if ALRM.take() {
+            for d in &mut self.dirs {
+                if d.bytes() > 0 {
+                    d.rotate();
+                }
+            }
+        }
+    }
+
+    fn quit(&mut self) {
+        for s in &mut self.status {
+            s.write();
+        }
+        for d in &mut self.dirs {
+            d.quit();
+        }
+    }
+}
+
+/// `e`: the window (at most 200 bytes, then `...`) and a newline, in one
+/// write(2) to fd 2. Errors are ignored.
+fn alert(window: &[u8]) {
+    let mut buf = [0u8; ALERT_MAX + 4];
+    let n = if window.len() > ALERT_MAX {
+        buf[..ALERT_MAX].copy_from_slice(&window[..ALERT_MAX]);
+        buf[ALERT_MAX..].copy_from_slice(b"...\n");
+        ALERT_MAX + 4
+    } else {
+        buf[..window.len()].copy_from_slice(window);
+        buf[window.len()] = b'\n';
+        window.len() + 1
+    };
+    let _ = msg::write_all(sys::fd(2), &buf[..n]);
+}
+
+/// Bytes kept free in front of every block: a line's stamp is written
+/// just before its first byte, so the window needs no copy.
+const HEAD: usize = 26;
+
+/// Standard input, read in large blocks and handed out as the reference's
+/// 1024-byte reads.
+struct Input {
+    /// `HEAD` spare bytes, then the block.
+    buf: Vec<u8>,
+    pos: usize,
+    /// End of the current 1024-byte read within the block.
+    vend: usize,
+    end: usize,
+    eof: bool,
+    /// Whether the last byte read was a newline (or nothing was read).
+    newline: bool,
+}
+
+impl Input {
+    fn new() -> Input {
+        Input {
+            buf: vec![0; HEAD + READ_SIZE],
+            pos: HEAD,
+            vend: HEAD,
+            end: HEAD,
+            eof: false,
+            newline: true,
+        }
+    }
+
+    /// Makes at least one unread byte available in `buf[pos..vend]`;
+    /// false at EOF (also a read error, or SIGTERM at a line boundary).
+    fn more(&mut self, out: &mut Outputs) -> bool {
+        loop {
+            if self.pos < self.vend {
+                return true;
+            }
+            if self.vend < self.end {
+                out.flush_model();
+                self.vend = (self.pos + VREAD).min(self.end);
+                continue;
+            }
+            if self.eof {
+                return false;
+            }
+            out.before_read();
+            let term = TERM.get();
+            let want = if term {
+                if self.newline {
+                    self.eof = true;
+                    return false;
+                }
+                1
+            } else {
+                READ_SIZE
+            };
+            logdir::block_term_alrm(false);
+            // A TERM or ALRM that arrived while busy is delivered here;
+            // act on it now instead of blocking in read (spec §6.15).
+            if ALRM.get() || TERM.get() != term {
+                logdir::block_term_alrm(true);
+                continue;
+            }
+            let r = nix::unistd::read(sys::fd(0), &mut self.buf[HEAD..HEAD + want]);
+            logdir::block_term_alrm(true);
+            match r {
+                Err(Errno::EINTR) => continue,
+                Ok(0) | Err(_) => {
+                    self.eof = true;
+                    return false;
+                }
+                Ok(n) => {
+                    self.pos = HEAD;
+                    self.end = HEAD + n;
+                    self.vend = (HEAD + VREAD).min(self.end);
+                    self.newline = self.buf[HEAD + n - 1] == b'\n';
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Takes the block's bytes up to index `last` in one go: if that
+    /// crosses the end of one or more of the reference's reads, their
+    /// flushes (which then coincide) happen first.
+    #[inline]
+    fn take_through(&mut self, last: usize, out: &mut Outputs) {
+        if last >= self.vend {
+            out.flush_model();
+            let reads = (last - HEAD) / VREAD + 1;
+            self.vend = (HEAD + reads * VREAD).min(self.end);
+        }
+    }
+}
+
+pub fn main(args: &[&[u8]]) -> i32 {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let startdir = fsio::open_read(b".")
+        .unwrap_or_else(|e| msg::fatal(PROG, &[b"unable to switch to current directory"], e));
+    let _ = fsio::coe(&startdir);
+    logdir::block_term_alrm(true);
+    let _ = sys::catch(Signal::SIGTERM, on_term);
+    let _ = sys::catch(Signal::SIGALRM, on_alrm);
+
+    let script = parse(args.get(1..).unwrap_or(&[]));
+    let status = script
+        .status
+        .iter()
+        .map(|&name| Status {
+            name,
+            fd: Status::open(&startdir, name),
+            buf: Box::new([b'\n'; STATUS_LEN]),
+            dirty: false,
+        })
+        .collect();
+    let dirs = script
+        .dirs
+        .iter()
+        .map(|&(name, set)| LogDir::open(&startdir, name, set))
+        .collect();
+    let mut skips = Skips::new();
+    let steps = steps(&script.actions, &mut skips);
+    let mut out = Outputs {
+        steps,
+        skips,
+        status,
+        dirs,
+    };
+    run(script.timestamp, &mut Input::new(), &mut out);
+    out.quit();
+    0
+}
+
+/// Prepares the actions, merging runs of `+` (and of `-`) patterns.
+fn steps<'a>(actions: &[Action<'a>], skips: &mut Skips) -> Vec<Step<'a>> {
+    let mut steps = Vec::new();
+    let mut i = 0;
+    while i < actions.len() {
+        let run = |want_select: bool| {
+            actions[i..]
+                .iter()
+                .map_while(|a| match *a {
+                    Action::Select(p) if want_select => Some(p),
+                    Action::Deselect(p) if !want_select => Some(p),
+                    _ => None,
+                })
+                .collect::<Vec<&[u8]>>()
+        };
+        let step = match actions[i] {
+            Action::Select(_) | Action::Deselect(_) => {
+                let select = matches!(actions[i], Action::Select(_));
+                let texts = run(select);
+                i += texts.len();
+                let pats = texts.iter().map(|t| Pattern::new(t, skips)).collect();
+                let set = AnyOf::new(pats);
+                steps.push(if select {
+                    Step::Select(set)
+                } else {
+                    Step::Deselect(set)
+                });
+                continue;
+            }
+            Action::Alert => Step::Alert,
+            Action::Status(k) => Step::Status(k),
+            Action::Dir(k) => Step::Dir(k),
+        };
+        steps.push(step);
+        i += 1;
+    }
+    steps
+}
+
+/// The line loop.
+fn run(timestamp: bool, input: &mut Input, out: &mut Outputs) {
+    let mut window = [0u8; WINDOW];
+    let mut stamper = Stamper::new();
+    let stamp_len = if timestamp { 26 } else { 0 };
+    loop {
+        if !input.more(out) {
+            return;
+        }
+        // The stamp is taken when the line's first byte is taken.
+        let stamp = timestamp.then(|| stamper.now());
+        let start = input.pos;
+        let limit = (start + WINDOW - stamp_len).min(input.end);
+        let (full, mut eof) = match memchr::memchr(b'\n', &input.buf[start..limit]) {
+            // Fast path: the window lies in the block; no copy.
+            Some(i) => {
+                input.take_through(start + i, out);
+                input.pos = start + i + 1;
+                (false, false)
+            }
+            None if limit - start == WINDOW - stamp_len => {
+                input.take_through(limit - 1, out);
+                input.pos = limit;
+                (true, false)
+            }
+            None => {
+                // The line goes on in the next block: gather it.
+                let mut len = 0;
+                if let Some(st) = stamp {
+                    window[..25].copy_from_slice(&st);
+                    window[25] = b' ';
+                    len = 26;
+                }
+                let (len, full, eof) = gather(input, out, &mut window, len);
+                deliver(out, &window[..len]);
+                finish_line(input, out, full, eof);
+                if eof {
+                    return;
+                }
+                continue;
+            }
+        };
+        let wend = if full { input.pos } else { input.pos - 1 };
+        if let Some(st) = stamp {
+            input.buf[start - 26..start - 1].copy_from_slice(&st);
+            input.buf[start - 1] = b' ';
+        }
+        deliver(out, &input.buf[start - stamp_len..wend]);
+        eof |= finish_line(input, out, full, eof);
+        if eof {
+            return;
+        }
+    }
+}
+
+/// Collects a line that crosses the end of the block into `window`
+/// (which already holds `len` bytes). Returns the window length, whether
+/// it filled up, and whether input ended.
+fn gather(
+    input: &mut Input,
+    out: &mut Outputs,
+    window: &mut [u8; WINDOW],
+    mut len: usize,
+) -> (usize, bool, bool) {
+    loop {
+        let avail = &input.buf[input.pos..input.vend];
+        let lim = avail.len().min(WINDOW - len);
+        if let Some(i) = memchr::memchr(b'\n', &avail[..lim]) {
+            window[len..len + i].copy_from_slice(&avail[..i]);
+            input.pos += i + 1;
+            return (len + i, false, false);
+        }
+        window[len..len + lim].copy_from_slice(&avail[..lim]);
+        len += lim;
+        input.pos += lim;
+        if len == WINDOW {
+            return (len, true, false);
+        }
+        if !input.more(out) {
+            return (len, false, true);
+        }
+    }
+}
+
+/// Runs the script over the window and puts it into the selected
+/// directories.
+#[inline]
+fn deliver(out: &mut Outputs, window: &[u8]) {
+    out.select(window);
+    for d in out.dirs.iter_mut().filter(|d| d.selected) {
+        d.put(window);
+    }
+}
+
+/// After the window: the rest of a long line (byte by byte in the
+/// reference) and the newline. Returns whether input ended.
+fn finish_line(input: &mut Input, out: &mut Outputs, full: bool, mut eof: bool) -> bool {
+    if full {
+        loop {
+            if input.pos == input.vend && !input.more(out) {
+                eof = true;
+                break;
+            }
+            let avail = &input.buf[input.pos..input.vend];
+            let (take, skip) = match memchr::memchr(b'\n', avail) {
+                Some(i) => (i, i + 1),
+                None => (avail.len(), avail.len()),
+            };
+            for d in out.dirs.iter_mut().filter(|d| d.selected) {
+                d.put_bytes(&avail[..take]);
+            }
+            input.pos += skip;
+            if take < skip {
+                break;
+            }
+        }
+    }
+    for d in out.dirs.iter_mut().filter(|d| d.selected) {
+        d.putc(b'\n');
+    }
+    eof
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn p<'a>(args: &[&'a str]) -> Script<'a> {
+        let v: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        parse(&v)
+    }
+
+    #[test]
+    fn empty_script() {
+        let s = p(&[]);
+        assert!(!s.timestamp);
+        assert!(s.actions.is_empty() && s.dirs.is_empty() && s.status.is_empty());
+    }
+
+    #[test]
+    fn every_action() {
+        let s = p(&[
+            "t",
+            "-*",
+            "+* fatal: *",
+            "e",
+            "=status",
+            "s5000",
+            "n5",
+            "!gzip",
+            "./main",
+            "/abs",
+        ]);
+        assert!(s.timestamp);
+        assert_eq!(
+            s.actions,
+            vec![
+                Action::Deselect(b"*"),
+                Action::Select(b"* fatal: *"),
+                Action::Alert,
+                Action::Status(0),
+                Action::Dir(0),
+                Action::Dir(1),
+            ]
+        );
+        assert_eq!(s.status, vec![&b"status"[..]]);
+        let set = Settings {
+            size: 5000,
+            num: 5,
+            processor: Some(b"gzip"),
+        };
+        assert_eq!(s.dirs, vec![(&b"./main"[..], set), (&b"/abs"[..], set)]);
+    }
+
+    #[test]
+    fn t_only_first_and_prefixes_ignored() {
+        let s = p(&["tai", "x", "T", "log", "", "t", "efoo"]);
+        assert!(s.timestamp);
+        assert_eq!(s.actions, vec![Action::Alert]);
+        assert!(!p(&["e", "t"]).timestamp);
+        assert!(p(&["tfoo"]).timestamp);
+    }
+
+    #[test]
+    fn sizes_and_counts_clamp_and_stick() {
+        let s = p(&[
+            "./a",
+            "s4096",
+            "./b",
+            "sabc",
+            "./c",
+            "s99999999",
+            "n0",
+            "./d",
+            "s5000x",
+            "n1",
+            "./e",
+            "n",
+            "nabc",
+            "n7",
+            "./f",
+        ]);
+        let sizes: Vec<u64> = s.dirs.iter().map(|d| d.1.size).collect();
+        let nums: Vec<u64> = s.dirs.iter().map(|d| d.1.num).collect();
+        assert_eq!(sizes, vec![99999, 4096, 4096, 16777215, 5000, 5000]);
+        assert_eq!(nums, vec![10, 10, 10, 2, 2, 7]);
+    }
+
+    #[test]
+    fn processor_sticks_and_bare_bang_is_empty_command() {
+        let s = p(&["./a", "!cat", "./b", "!", "./c", ".", "/"]);
+        let procs: Vec<Option<&[u8]>> = s.dirs.iter().map(|d| d.1.processor).collect();
+        assert_eq!(
+            procs,
+            vec![
+                None,
+                Some(&b"cat"[..]),
+                Some(&b""[..]),
+                Some(&b""[..]),
+                Some(&b""[..])
+            ]
+        );
+        assert_eq!(s.dirs[3].0, b".");
+        assert_eq!(s.dirs[4].0, b"/");
+    }
+
+    #[test]
+    fn bare_equals_is_an_empty_status_name() {
+        let s = p(&["="]);
+        assert_eq!(s.status, vec![&b""[..]]);
+        assert_eq!(s.actions, vec![Action::Status(0)]);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_counts_match(args in prop::collection::vec(
+            prop::collection::vec(any::<u8>(), 0..12), 0..12))
+        {
+            let v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+            let s = parse(&v);
+            let dirs = v.iter().filter(|a| matches!(a.first(), Some(b'.' | b'/'))).count();
+            let eqs = v.iter().filter(|a| a.first() == Some(&b'=')).count();
+            prop_assert_eq!(s.dirs.len(), dirs);
+            prop_assert_eq!(s.status.len(), eqs);
+            for d in &s.dirs {
+                prop_assert!((4096..=16777215).contains(&d.1.size));
+                prop_assert!(d.1.num >= 2);
+            }
+        }
+    }
+}
