@@ -36,13 +36,14 @@ done
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  # supervise first (so nothing restarts), then the services it recorded
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
   for st in "$work"/*/*/supervise/status; do
     [ -f "$st" ] || continue
     p=$(od -An -t u4 -j 12 -N 4 "$st" | tr -d ' ')
-    [ "${p:-0}" != 0 ] && kill -9 "$p" 2>/dev/null
+    if [ "${p:-0}" != 0 ]; then kill -9 "$p" 2>/dev/null || true; fi
   done
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
