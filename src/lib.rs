@@ -12,5 +12,6 @@ pub mod fsio;
 pub mod msg;
 pub mod status;
 pub mod supervisor;
+pub mod svctl;
 pub mod sys;
 pub mod tai64;

@@ -2,5 +2,7 @@
 
 pub mod supervise;
 pub mod svc;
+pub mod svcfront;
 pub mod svok;
+pub mod svshutdown;
 pub mod svstat;

@@ -3,6 +3,8 @@
 //! and child processes that are always ended by PID.
 #![allow(dead_code)]
 
+pub mod svdir;
+
 use std::ffi::OsStr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
