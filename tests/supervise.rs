@@ -564,3 +564,72 @@ fn dangling_supervise_symlink_creates_its_target() {
     s.wait_new_pid(0);
     s.stop_and_exit();
 }
+
+/// Runs a fixed command sequence on a supervise whose every status write
+/// fails with a warning; returns the cumulative warning count after each
+/// step (start-up, then each command, then exit).
+fn status_writes_sequence(prog: &std::path::Path) -> Vec<usize> {
+    let mut s = Svc::new(RECORDER);
+    fs::write(s.dir.join("down"), "").unwrap();
+    // status.new is a directory: every status write attempt warns once
+    fs::create_dir_all(s.dir.join("supervise/status.new")).unwrap();
+    s.start_with(prog);
+    let mut err = s.sup_mut().child.stderr.take().unwrap();
+    nix::fcntl::fcntl(
+        &err,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut count = |got: &mut Vec<u8>, settle: Duration| {
+        // read everything that arrives until nothing new for `settle`
+        let mut buf = [0u8; 4096];
+        let mut last = std::time::Instant::now();
+        while last.elapsed() < settle {
+            match err.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    got.extend_from_slice(&buf[..n]);
+                    last = std::time::Instant::now();
+                }
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        got.iter().filter(|&&c| c == b'\n').count()
+    };
+    let settle = Duration::from_millis(1500);
+    let mut seq = vec![count(&mut got, settle)];
+    for opt in ["-u", "-p", "-c", "-a", "-d", "-x"] {
+        if opt == "-d" {
+            // wait until the service runs, so d really stops something
+            assert!(wait_until(LONG, || !s.starts().is_empty()));
+        }
+        s.svc(opt);
+        seq.push(count(&mut got, settle));
+    }
+    let st = s
+        .sup_mut()
+        .wait_timeout(LONG)
+        .expect("supervise exits after -x");
+    assert_eq!(st.code(), Some(0));
+    seq.push(count(&mut got, Duration::from_millis(100)));
+    for line in String::from_utf8_lossy(&got).lines() {
+        assert_eq!(
+            line,
+            "supervise: warning: unable to open s/supervise/status.new: is a directory"
+        );
+    }
+    seq
+}
+
+#[test]
+fn status_is_written_exactly_when_0_76_writes_it() {
+    // start-up (2: ready + loop entry), u (2: command + fork), p (1), c (1),
+    // a (0), d (2: command + reap), x on a down service (2: command, then
+    // at exit, at once), nothing after the exit
+    let ours = status_writes_sequence(&common::bin("supervise"));
+    assert_eq!(ours, vec![2, 4, 5, 6, 6, 8, 10, 10]);
+    match common::reference("supervise") {
+        Some(r) => assert_eq!(status_writes_sequence(&r), ours),
+        None => common::skip("reference supervise not installed"),
+    }
+}
