@@ -3,6 +3,7 @@
 //! The programs are thin binaries (`src/bin/*.rs`) over the modules here.
 //! `sys` holds the only unsafe code.
 
+pub mod account;
 pub mod args;
 pub mod buffer;
 pub mod cmd;

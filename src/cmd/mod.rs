@@ -1,5 +1,12 @@
 //! One module per program; each exposes `main(&[&[u8]]) -> i32`.
 
+pub mod envdir;
+pub mod envuidgid;
+pub mod fghack;
+pub mod pgrphack;
+pub mod setlock;
+pub mod setuidgid;
+pub mod softlimit;
 pub mod supervise;
 pub mod svc;
 pub mod svcfront;

@@ -1,0 +1,2 @@
+#![no_main]
+daemontools::program!(daemontools::cmd::softlimit::main);
