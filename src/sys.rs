@@ -263,6 +263,9 @@ pub fn gettimeofday() -> (i64, u32) {
 #[macro_export]
 macro_rules! program {
     ($f:path) => {
+        // Under `cargo test` the binary is built with the test harness,
+        // which brings its own main (and no tests).
+        #[cfg(not(test))]
         #[unsafe(no_mangle)]
         #[allow(clippy::not_unsafe_ptr_arg_deref)]
         pub extern "C" fn main(argc: i32, argv: *const *const ::std::ffi::c_char) -> i32 {
@@ -278,6 +281,7 @@ macro_rules! program {
 #[macro_export]
 macro_rules! program_with_title {
     ($f:path) => {
+        #[cfg(not(test))]
         #[unsafe(no_mangle)]
         #[allow(clippy::not_unsafe_ptr_arg_deref)]
         pub extern "C" fn main(argc: i32, argv: *const *mut ::std::ffi::c_char) -> i32 {
