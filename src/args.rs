@@ -128,6 +128,15 @@ impl<'a> Iterator for Getopt<'a> {
     }
 }
 
+/// A duration in seconds, decimals allowed (`-t 2.5`), for the options of
+/// our own programs (not a daemontools syntax).
+pub fn seconds(v: &[u8]) -> Option<std::time::Duration> {
+    let f: f64 = std::str::from_utf8(v).ok()?.parse().ok()?;
+    (0.0..1e9)
+        .contains(&f)
+        .then(|| std::time::Duration::from_secs_f64(f))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +185,18 @@ mod tests {
             ]
         );
         assert_eq!(r, vec![&b"prog"[..]]);
+    }
+
+    #[test]
+    fn seconds_values() {
+        assert_eq!(
+            seconds(b"2.5"),
+            Some(std::time::Duration::from_millis(2500))
+        );
+        assert_eq!(seconds(b"0"), Some(std::time::Duration::ZERO));
+        for bad in [&b""[..], b"-1", b"x", b"nan", b"inf", b"1e10"] {
+            assert_eq!(seconds(bad), None);
+        }
     }
 
     #[test]

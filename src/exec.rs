@@ -97,6 +97,13 @@ impl Command {
         remembered.unwrap_or(Errno::ENOENT)
     }
 
+    /// Execs the program, or prints `PROG: fatal: unable to run FILE: ERR`
+    /// and exits 111 (the last step of every process-state tool).
+    pub fn run_or_die(&self, prog: &str) -> ! {
+        let e = self.exec();
+        crate::msg::fatal(prog, &[b"unable to run ", &self.file], e)
+    }
+
     fn try_exec(&self, file: &[u8]) -> Errno {
         let f = cstring(file);
         match nix::unistd::execve(&f, &self.argv, &self.envp) {

@@ -3,6 +3,7 @@
 //! The programs are thin binaries (`src/bin/*.rs`) over the modules here.
 //! `sys` holds the only unsafe code.
 
+pub mod account;
 pub mod args;
 pub mod buffer;
 pub mod cmd;
@@ -15,5 +16,6 @@ pub mod matcher;
 pub mod msg;
 pub mod status;
 pub mod supervisor;
+pub mod svctl;
 pub mod sys;
 pub mod tai64;

@@ -266,6 +266,9 @@ pub fn gettimeofday() -> (i64, u32) {
 #[macro_export]
 macro_rules! program {
     ($f:path) => {
+        // Under `cargo test` the binary is built with the test harness,
+        // which brings its own main (and no tests).
+        #[cfg(not(test))]
         #[unsafe(no_mangle)]
         #[allow(clippy::not_unsafe_ptr_arg_deref)]
         pub extern "C" fn main(argc: i32, argv: *const *const ::std::ffi::c_char) -> i32 {
@@ -281,6 +284,7 @@ macro_rules! program {
 #[macro_export]
 macro_rules! program_with_title {
     ($f:path) => {
+        #[cfg(not(test))]
         #[unsafe(no_mangle)]
         #[allow(clippy::not_unsafe_ptr_arg_deref)]
         pub extern "C" fn main(argc: i32, argv: *const *mut ::std::ffi::c_char) -> i32 {
@@ -295,4 +299,64 @@ macro_rules! program_with_title {
             $f(&args, last)
         }
     };
+}
+
+// ---- process-state tools (setuidgid, envuidgid): account lookup ----
+
+/// A passwd entry's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PwIds {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// getpwnam_r restricted to glibc's built-in `files` source (/etc/passwd).
+///
+/// A statically linked glibc would otherwise load the NSS modules named in
+/// /etc/nsswitch.conf (e.g. libnss_systemd) with dlopen, which crashes in a
+/// static binary. `__nss_configure_lookup("passwd", "files")` replaces the
+/// passwd database's service list for this process before the first
+/// lookup, so only the code linked into the binary runs.
+/// Ok(None): no such entry in the files source.
+pub fn getpwnam_files(name: &CStr) -> Result<Option<PwIds>, Errno> {
+    unsafe extern "C" {
+        fn __nss_configure_lookup(db: *const libc::c_char, service: *const libc::c_char) -> i32;
+    }
+    // SAFETY: both arguments are valid NUL-terminated static strings; glibc
+    // copies what it keeps. The programs are single-threaded, so no other
+    // thread is in the middle of an NSS lookup.
+    let r = unsafe { __nss_configure_lookup(c"passwd".as_ptr(), c"files".as_ptr()) };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: zeroed memory is a valid `struct passwd` (integers and
+        // nullable pointers); getpwnam_r overwrites it.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut res: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer references a live local of the stated size;
+        // the strings that getpwnam_r stores point into `buf`, which we do
+        // not read (only the integer ids are copied out).
+        let e = unsafe {
+            libc::getpwnam_r(
+                name.as_ptr(),
+                &mut pw,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut res,
+            )
+        };
+        match e {
+            0 if res.is_null() => return Ok(None),
+            0 => {
+                return Ok(Some(PwIds {
+                    uid: pw.pw_uid,
+                    gid: pw.pw_gid,
+                }));
+            }
+            libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 2, 0),
+            e => return Err(Errno::from_raw(e)),
+        }
+    }
 }

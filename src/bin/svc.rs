@@ -1,2 +1,2 @@
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 daemontools::program!(daemontools::cmd::svc::main);

@@ -3,6 +3,8 @@
 //! and child processes that are always ended by PID.
 #![allow(dead_code)]
 
+pub mod svdir;
+
 use std::ffi::OsStr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -122,10 +124,15 @@ pub fn spawn(
     f: impl FnOnce(&mut Command),
 ) -> Proc {
     let mut c = Command::new(prog);
-    c.args(args).current_dir(cwd).stdin(Stdio::null()).env("PATH", our_path());
+    c.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .env("PATH", our_path());
     c.process_group(0);
     f(&mut c);
-    Proc { child: c.spawn().expect("spawn") }
+    Proc {
+        child: c.spawn().expect("spawn"),
+    }
 }
 
 /// Runs a program to completion with PATH set to ours first.
@@ -153,7 +160,10 @@ pub fn script(path: &Path, body: &str) {
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
-            let state = s.rsplit(')').next().and_then(|r| r.split_whitespace().next());
+            let state = s
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next());
             !matches!(state, Some("Z") | Some("X"))
         }
         Err(_) => false,

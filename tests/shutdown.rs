@@ -1,0 +1,164 @@
+//! Lossless whole-tree shutdown: services write numbered lines as fast as
+//! they can into multilog; after svshutdown every number each service wrote
+//! is in its log exactly once, and no process of the tree is left.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{LONG, Proc, wait_until};
+
+const SERVICES: usize = 3;
+
+/// A tree of services `sN`, each with a `log/` running multilog.
+fn make_tree(root: &Path) -> PathBuf {
+    let tree = root.join("service");
+    for n in 0..SERVICES {
+        let d = tree.join(format!("s{n}"));
+        common::script(
+            &d.join("run"),
+            &format!("#!/bin/sh\nexec 2>&1\ni=0\nwhile :; do i=$((i+1)); echo \"s{n} $i\"; done\n"),
+        );
+        common::script(
+            &d.join("log/run"),
+            "#!/bin/sh\nexec multilog s16777215 n100 ./main\n",
+        );
+    }
+    tree
+}
+
+/// All lines of a multilog directory, oldest file first.
+fn logged(dir: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        n.starts_with('@') || n == "current"
+    });
+    // @-names sort by time; current is the newest
+    files.sort_by_key(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        (n == "current", n)
+    });
+    files
+        .iter()
+        .flat_map(|f| {
+            fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Checks that `lines` are exactly `sN 1` .. `sN last`; returns last.
+fn check_numbers(n: usize, lines: &[String]) -> usize {
+    let prefix = format!("s{n} ");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(
+            l,
+            &format!("{prefix}{}", i + 1),
+            "s{n}: line {} is wrong",
+            i + 1
+        );
+    }
+    lines.len()
+}
+
+/// Processes in process group `pgid` (the tree started by the test).
+fn group_members(pgid: i32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next().map(str::to_string))
+                .and_then(|rest| {
+                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    (f.first() != Some(&"Z"))
+                        .then(|| f.get(2)?.parse::<i32>().ok())
+                        .flatten()
+                })
+                == Some(pgid)
+        })
+        .collect()
+}
+
+/// Ends whatever is left of the tree (by PID) when dropped.
+struct TreeGuard(i32);
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        common::kill_all(&group_members(self.0));
+    }
+}
+
+fn start_tree(tree: &Path) -> (Proc, TreeGuard) {
+    let p = common::spawn(
+        common::bin("svscan"),
+        &[tree.to_str().unwrap()],
+        tree,
+        |c| {
+            c.stdout(Stdio::null()).stderr(Stdio::null());
+        },
+    );
+    let guard = TreeGuard(p.pid());
+    // every service has logged something
+    assert!(
+        wait_until(LONG, || (0..SERVICES).all(|n| {
+            fs::metadata(tree.join(format!("s{n}/log/main/current")))
+                .map(|m| m.len() > 1000)
+                .unwrap_or(false)
+        })),
+        "tree did not come up"
+    );
+    (p, guard)
+}
+
+fn verify(tree: &Path, pgid: i32) {
+    assert!(
+        wait_until(LONG, || group_members(pgid).is_empty()),
+        "left: {:?}",
+        group_members(pgid)
+    );
+    for n in 0..SERVICES {
+        let lines = logged(&tree.join(format!("s{n}/log/main")));
+        let last = check_numbers(n, &lines);
+        assert!(last > 100, "s{n} wrote only {last} lines");
+        // multilog finished cleanly: current is marked complete
+        let mode = fs::metadata(tree.join(format!("s{n}/log/main/current"))).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o100,
+            0o100
+        );
+    }
+}
+
+#[test]
+fn svshutdown_loses_no_line_and_leaves_nothing() {
+    let tmp = common::tempdir();
+    let tree = make_tree(tmp.path());
+    let (mut scan, guard) = start_tree(&tree);
+    let out = common::run(
+        common::bin("svshutdown"),
+        &["-t", "20", tree.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        scan.wait_timeout(Duration::from_secs(5)).is_some(),
+        "svscan still runs"
+    );
+    verify(&tree, guard.0);
+}
