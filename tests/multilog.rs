@@ -779,7 +779,7 @@ fn term_when_idle_exits_at_once() {
 fn term_mid_line_finishes_the_line_and_leaves_the_rest() {
     let d = tempdir();
     // Our own pipe, so the test can read what multilog left in it.
-    let (r, w) = nix::unistd::pipe().unwrap();
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let r2 = r.try_clone().unwrap();
     let mut w = fs::File::from(w);
     let mut p = common::spawn(ml(), &["./log"], d.path(), |c| {
@@ -937,7 +937,7 @@ fn file_too_big_pauses_with_the_reference_message() {
 fn broken_stderr_kills_with_sigpipe() {
     use std::os::unix::process::ExitStatusExt;
     let d = tempdir();
-    let (r, w) = nix::unistd::pipe().unwrap();
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     drop(r);
     let o = Command::new(ml())
         .args(["e", "./log"])

@@ -169,7 +169,7 @@ fn tai64n_exit_codes() {
 /// Runs `prog` with stdout a pipe whose reader is gone; returns the
 /// signal that ended it.
 fn broken_pipe(prog: &PathBuf) -> Option<i32> {
-    let (r, w) = nix::unistd::pipe().unwrap();
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     drop(r);
     let st = Command::new(prog)
         .stdin(Stdio::piped())
