@@ -379,7 +379,11 @@ pub fn main(args: &[&[u8]]) -> i32 {
         .iter()
         .map(|&(name, set)| LogDir::open(&startdir, name, set))
         .collect();
-    let mut skips = Skips::new();
+    let mut skips = if script.timestamp {
+        Skips::for_stamped_lines()
+    } else {
+        Skips::new()
+    };
     let steps = steps(&script.actions, &mut skips);
     let mut out = Outputs {
         steps,
@@ -437,7 +441,7 @@ fn run(timestamp: bool, input: &mut Input, out: &mut Outputs) {
     let mut stamper = Stamper::new();
     let stamp_len = if timestamp { 26 } else { 0 };
     loop {
-        if !input.more(out) {
+        if input.pos >= input.vend && !input.more(out) {
             return;
         }
         // The stamp is taken when the line's first byte is taken.
@@ -478,7 +482,17 @@ fn run(timestamp: bool, input: &mut Input, out: &mut Outputs) {
             input.buf[start - 26..start - 1].copy_from_slice(&st);
             input.buf[start - 1] = b' ';
         }
-        deliver(out, &input.buf[start - stamp_len..wend]);
+        let window = &input.buf[start - stamp_len..wend];
+        if !full {
+            // The common case: a whole line, then its newline.
+            out.select(window);
+            for d in out.dirs.iter_mut().filter(|d| d.selected) {
+                d.put(window);
+                d.putc(b'\n');
+            }
+            continue;
+        }
+        deliver(out, window);
         eof |= finish_line(input, out, full, eof);
         if eof {
             return;

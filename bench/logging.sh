@@ -1,0 +1,96 @@
+#!/bin/sh
+# Benchmark: multilog, tai64n and tai64nlocal against Debian's daemontools
+# (and `cat > file`), side by side, interleaved, on ~200 MB of realistic
+# log lines. Prints a markdown table of median wall-clock times and ratios
+# and checks line counts / outputs of every run.
+#
+#   bench/logging.sh [MB] [REPS]      defaults: 200 MB, 5 repetitions
+#
+# Work files go to $BENCH_DIR (default /dev/shm, a tmpfs: the figures are
+# about the programs, not the disk). Needs python3 for the generator and
+# the reference programs in /usr/bin.
+set -eu
+MB=${1:-200}
+REPS=${2:-5}
+cd "$(dirname "$0")/.."
+cargo build --release --quiet --bin multilog --bin tai64n --bin tai64nlocal
+OURS=$(pwd)/target/release
+REF=/usr/bin
+for p in multilog tai64n tai64nlocal; do
+  [ -x "$REF/$p" ] || { echo "reference $REF/$p missing" >&2; exit 1; }
+done
+BASE=${BENCH_DIR:-/dev/shm}
+W=$(mktemp -d "$BASE/dtrs-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+
+echo "generating ${MB} MB inputs in $W ..." >&2
+python3 bench/gen_logs.py plain mail "$MB" "$W/mail.log"
+python3 bench/gen_logs.py plain mixed "$MB" "$W/mixed.log"
+python3 bench/gen_logs.py stamped mixed "$MB" "$W/stamped.log"
+
+# The ten `-` patterns of the qmail log/run in seed 001.
+set -- \
+  '-* status: *' '-* starting delivery *' '-* delivery * success*' \
+  '-* delivery * failure*' '-* new msg *' '-* info msg *' '-* end msg *' \
+  '-* bounce msg *' \
+  "-* delivery * deferral: Sorry,_I_couldn't_find_any_host_by_that_name*" \
+  "-* delivery * deferral: Sorry,_I_wasn't_able_to_establish_an_SMTP_*"
+
+now() { date +%s%N; }
+# timed NAME CMD...: runs CMD and appends "NAME microseconds" to $W/times.
+timed() {
+  name=$1; shift
+  t0=$(now); "$@"; t1=$(now)
+  echo "$name $(( (t1 - t0) / 1000 ))" >> "$W/times"
+}
+ml_run() { # ml_run IMPL INPUT DIR PATTERN...
+  impl=$1 input=$2 dir=$3; shift 3
+  rm -rf "$dir"
+  "$impl/multilog" t "$@" s1048576 n1000 "$dir" < "$input"
+}
+lines_in() { cat "$1"/@* "$1"/current | wc -l; }
+stripped_sum() { cat "$1"/@* "$1"/current | cut -c27- | md5sum | cut -d' ' -f1; }
+
+: > "$W/times"
+for rep in $(seq "$REPS"); do
+  echo "repetition $rep/$REPS ..." >&2
+  for mix in mail mixed; do
+    timed "multilog-$mix-ours" ml_run "$OURS" "$W/$mix.log" "$W/d-ours" "$@"
+    timed "multilog-$mix-ref" ml_run "$REF" "$W/$mix.log" "$W/d-ref" "$@"
+    timed "cat-$mix" sh -c "cat '$W/$mix.log' > '$W/cat.out'"
+    a=$(lines_in "$W/d-ours"); b=$(lines_in "$W/d-ref")
+    [ "$a" = "$b" ] && [ "$a" -gt 0 ] || { echo "multilog $mix: $a lines, reference $b" >&2; exit 1; }
+    if [ "$rep" = 1 ]; then
+      [ "$(stripped_sum "$W/d-ours")" = "$(stripped_sum "$W/d-ref")" ] \
+        || { echo "multilog $mix: contents differ from the reference" >&2; exit 1; }
+      echo "multilog $mix: $a of $(wc -l < "$W/$mix.log") lines kept, same as the reference" >&2
+    fi
+    rm -rf "$W/d-ours" "$W/d-ref" "$W/cat.out"
+  done
+  timed tai64n-ours sh -c "'$OURS/tai64n' < '$W/mixed.log' > '$W/o-ours'"
+  timed tai64n-ref sh -c "'$REF/tai64n' < '$W/mixed.log' > '$W/o-ref'"
+  [ "$(wc -l < "$W/o-ours")" = "$(wc -l < "$W/mixed.log")" ] || { echo "tai64n: line count" >&2; exit 1; }
+  [ "$(cut -c27- "$W/o-ours" | md5sum)" = "$(md5sum < "$W/mixed.log")" ] || { echo "tai64n: text changed" >&2; exit 1; }
+  timed tai64nlocal-ours sh -c "TZ=Europe/Amsterdam '$OURS/tai64nlocal' < '$W/stamped.log' > '$W/o-ours'"
+  timed tai64nlocal-ref sh -c "TZ=Europe/Amsterdam '$REF/tai64nlocal' < '$W/stamped.log' > '$W/o-ref'"
+  cmp -s "$W/o-ours" "$W/o-ref" || { echo "tai64nlocal: output differs from the reference" >&2; exit 1; }
+  rm -f "$W/o-ours" "$W/o-ref"
+done
+
+median() { grep "^$1 " "$W/times" | cut -d' ' -f2 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+sec() { awk -v u="$1" 'BEGIN {printf "%.3f", u / 1000000}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+echo
+echo "| program | input | ours (s) | daemontools (s) | speed-up | cat > file (s) | ours vs cat |"
+echo "|---|---|---|---|---|---|---|"
+for mix in mail mixed; do
+  o=$(median "multilog-$mix-ours"); r=$(median "multilog-$mix-ref"); c=$(median "cat-$mix")
+  echo "| multilog t, 10 \`-\` patterns, s1048576 | $mix, $(wc -l < "$W/$mix.log") lines | $(sec "$o") | $(sec "$r") | $(ratio "$r" "$o")x | $(sec "$c") | $(ratio "$c" "$o")x |"
+done
+o=$(median tai64n-ours); r=$(median tai64n-ref)
+echo "| tai64n | mixed, $(wc -l < "$W/mixed.log") lines | $(sec "$o") | $(sec "$r") | $(ratio "$r" "$o")x | | |"
+o=$(median tai64nlocal-ours); r=$(median tai64nlocal-ref)
+echo "| tai64nlocal | stamped, $(wc -l < "$W/stamped.log") lines | $(sec "$o") | $(sec "$r") | $(ratio "$r" "$o")x | | |"
+echo
+echo "medians of $REPS interleaved runs, ${MB} MB inputs, work files in $BASE"
