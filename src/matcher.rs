@@ -44,6 +44,28 @@ pub fn matches(pattern: &[u8], line: &[u8]) -> bool {
     }
 }
 
+/// `a == b` for slices of equal length, eight bytes at a time (literal
+/// runs are short: a call to memcmp costs more than the comparison).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if u64::from_ne_bytes(x.try_into().expect("8 bytes"))
+            != u64::from_ne_bytes(y.try_into().expect("8 bytes"))
+        {
+            return false;
+        }
+    }
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for k in 0..ra.len() {
+        if ra[k] != rb[k] {
+            return false;
+        }
+    }
+    true
+}
+
 /// The most distinct leading skip bytes a `Skips` cache remembers.
 const SLOTS: usize = 64;
 
@@ -189,13 +211,8 @@ impl<'a> Pattern<'a> {
         for piece in pieces {
             match *piece {
                 Piece::Lit(lit) => {
-                    if rest.len() < lit.len() {
+                    if rest.len() < lit.len() || !same(&rest[..lit.len()], lit) {
                         return false;
-                    }
-                    for k in 0..lit.len() {
-                        if rest[k] != lit[k] {
-                            return false;
-                        }
                     }
                     rest = &rest[lit.len()..];
                 }
@@ -222,6 +239,8 @@ pub struct AnyOf<'a> {
     tables: Vec<Table>,
     /// Patterns that are always tried.
     others: Vec<u16>,
+    /// One of the patterns is `*`: every line matches.
+    always: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,16 +282,21 @@ impl<'a> AnyOf<'a> {
                 t.offsets[b + 1] += t.offsets[b];
             }
         }
+        let always = pats.iter().any(|p| p.pieces == [Piece::StarEnd]);
         AnyOf {
             pats,
             tables,
             others,
+            always,
         }
     }
 
     /// Whether any pattern matches `line` (`skips` reset for this line).
     #[inline]
     pub fn any(&self, line: &[u8], skips: &mut Skips) -> bool {
+        if self.always {
+            return true;
+        }
         for t in &self.tables {
             let i = skips.first(t.slot as usize, line);
             // No `d` in the line (i is usize::MAX), or nothing after it.
