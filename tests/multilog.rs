@@ -166,6 +166,36 @@ fn selection_follows_script_order() {
 }
 
 #[test]
+fn matcher_agrees_with_the_reference_binary() {
+    // Random patterns over {a, b, *} against random lines, through
+    // `multilog '-*' '+PAT' e` (the selected lines come back on stderr).
+    let Some(r) = reference("multilog") else {
+        return common::skip("reference multilog not installed");
+    };
+    let mut rng = Rng(0x6d61_7463);
+    let alphabet = [b'a', b'b', b'*'];
+    let word = |rng: &mut Rng, max: u64| -> Vec<u8> {
+        (0..rng.below(max)).map(|_| alphabet[rng.below(3) as usize]).collect()
+    };
+    let mut selected = 0;
+    for _ in 0..60 {
+        let pat = word(&mut rng, 7);
+        let mut input = Vec::new();
+        for _ in 0..40 {
+            input.extend(word(&mut rng, 9));
+            input.push(b'\n');
+        }
+        let arg = format!("+{}", String::from_utf8(pat.clone()).unwrap());
+        let d = tempdir();
+        let ours = run_with_input(&ml(), &["-*", &arg, "e"], d.path(), &input);
+        let theirs = run_with_input(&r, &["-*", &arg, "e"], d.path(), &input);
+        assert_eq!(ours.stderr, theirs.stderr, "pattern {arg}");
+        selected += ours.stderr.iter().filter(|&&c| c == b'\n').count();
+    }
+    assert!(selected > 100, "too few lines selected to mean much: {selected}");
+}
+
+#[test]
 fn patterns_see_the_stamp() {
     let input = b"ok\nx fatal: y\nfatal: z\n";
     let p = both(&["t", "-*", "+* fatal: *", "./main"], input, |_| {});
@@ -312,19 +342,23 @@ fn status_file_holds_the_last_selected_window() {
 }
 
 #[test]
-fn status_file_write_failure_pauses() {
+fn status_file_write_failure_pauses_and_term_waits() {
     let d = tempdir();
     let mut p = common::spawn(ml(), &["=/dev/full"], d.path(), |c| {
         c.stdin(Stdio::piped()).stderr(Stdio::piped());
     });
-    p.child.stdin.take().unwrap().write_all(b"x\n").unwrap();
+    feed(&mut p, b"x\n");
     let mut err = p.child.stderr.take().unwrap();
+    let warning = b"multilog: warning: unable to write /dev/full, pausing: out of disk space\n";
     let mut buf = [0u8; 200];
     let n = err.read(&mut buf).unwrap();
-    assert_eq!(
-        &buf[..n],
-        b"multilog: warning: unable to write /dev/full, pausing: out of disk space\n"
-    );
+    assert_eq!(&buf[..n], warning);
+    // SIGTERM does nothing during a pause loop: 5 s later the next
+    // attempt fails the same way.
+    p.signal(15);
+    let n = err.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], warning);
+    assert!(common::alive(p.pid()));
 }
 
 // ----------------------------------------------------- directory and write path
@@ -522,6 +556,16 @@ fn recovery_with_processor_output() {
             ("previous", 0o744, "raw"),
             ("processed", 0o744, "done"),
             ("newstate", 0o644, "ns"),
+            ("state", 0o644, "st"),
+            ("current", 0o644, "cur"),
+        ],
+        &[],
+        "@1.s:744:done @2.u:644:cur current:744: lock:600: state:644:",
+    );
+    // 7: after newstate -> state: the state is still emptied.
+    recovery_case(
+        &[
+            ("processed", 0o744, "done"),
             ("state", 0o644, "st"),
             ("current", 0o644, "cur"),
         ],
