@@ -175,7 +175,9 @@ fn matcher_agrees_with_the_reference_binary() {
     let mut rng = Rng(0x6d61_7463);
     let alphabet = [b'a', b'b', b'*'];
     let word = |rng: &mut Rng, max: u64| -> Vec<u8> {
-        (0..rng.below(max)).map(|_| alphabet[rng.below(3) as usize]).collect()
+        (0..rng.below(max))
+            .map(|_| alphabet[rng.below(3) as usize])
+            .collect()
     };
     let mut selected = 0;
     for _ in 0..60 {
@@ -192,7 +194,10 @@ fn matcher_agrees_with_the_reference_binary() {
         assert_eq!(ours.stderr, theirs.stderr, "pattern {arg}");
         selected += ours.stderr.iter().filter(|&&c| c == b'\n').count();
     }
-    assert!(selected > 100, "too few lines selected to mean much: {selected}");
+    assert!(
+        selected > 100,
+        "too few lines selected to mean much: {selected}"
+    );
 }
 
 #[test]
