@@ -1,6 +1,7 @@
 //! daemontools' own getopt (`sgetopt`): options end at the first argument
-//! not starting with `-`; `-` alone is an operand; `--` ends the options and
-//! is consumed; letters group; an option argument is attached or the next
+//! not starting with `-`; `-` alone is an operand; an argument starting with
+//! `--` (`--` itself, but also `--foo`) ends the options and is consumed;
+//! letters group; an option argument is attached or the next
 //! argument. Problems are reported as `NAME: illegal option -- X` or
 //! `NAME: option requires an argument -- X`, NAME being argv[0]'s basename.
 
@@ -78,7 +79,9 @@ impl<'a> Iterator for Getopt<'a> {
             if arg.first() != Some(&b'-') || arg.len() == 1 {
                 return None;
             }
-            if arg == b"--" {
+            // sgetopt looks only at the second byte: `--foo` ends the
+            // options and is consumed just like `--` (checked against 0.76).
+            if arg[1] == b'-' {
                 self.ind += 1;
                 return None;
             }
@@ -170,6 +173,14 @@ mod tests {
         let (o, r) = parse(args, b"a");
         assert!(o.is_empty());
         assert_eq!(r, vec![&b"-a"[..]]);
+        // any argument starting with `--` ends the options and is consumed
+        let args: &[&[u8]] = &[b"p", b"-a", b"--foo", b"-a", b"x"];
+        let (o, r) = parse(args, b"a");
+        assert_eq!(o, vec![Opt::Flag(b'a', None)]);
+        assert_eq!(r, vec![&b"-a"[..], &b"x"[..]]);
+        // but a `-` inside a group is an unknown letter
+        let args: &[&[u8]] = &[b"p", b"-a-", b"x"];
+        assert_eq!(parse(args, b"a").0, vec![Opt::Flag(b'a', None), Opt::Bad]);
     }
 
     #[test]

@@ -8,6 +8,10 @@ use nix::errno::Errno;
 
 use crate::msg::write_all;
 
+/// daemontools' BUFFER_OUTSIZE: the chunk size for pieces that bypass a
+/// smaller buffer.
+const OUTSIZE: usize = 8192;
+
 pub struct BufOut<F: AsFd> {
     fd: F,
     buf: Vec<u8>,
@@ -23,13 +27,17 @@ impl<F: AsFd> BufOut<F> {
         }
     }
 
-    /// Appends `data`; flushes first when it does not fit, and writes a
-    /// piece larger than the buffer straight through.
-    pub fn put(&mut self, data: &[u8]) -> Result<(), Errno> {
+    /// Appends `data` as daemontools' `buffer_put` does: when it does not
+    /// fit, flush first; then, while more than a bufferful is left, write
+    /// it straight through in chunks of up to 8192 bytes; keep the rest.
+    pub fn put(&mut self, mut data: &[u8]) -> Result<(), Errno> {
         if data.len() > self.cap - self.buf.len() {
             self.flush()?;
-            if data.len() >= self.cap {
-                return write_all(self.fd.as_fd(), data);
+            let mut chunk = self.cap.max(OUTSIZE);
+            while data.len() > self.cap {
+                chunk = chunk.min(data.len());
+                write_all(self.fd.as_fd(), &data[..chunk])?;
+                data = &data[chunk..];
             }
         }
         self.buf.extend_from_slice(data);
@@ -55,5 +63,46 @@ impl<F: AsFd> BufOut<F> {
 
     pub fn pending(&self) -> usize {
         self.buf.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::OFlag;
+
+    /// The write(2) sizes `put` makes for the given pieces, seen through a
+    /// packet-mode pipe (O_DIRECT: one read per write, up to 4096 bytes).
+    fn writes(cap: usize, pieces: &[usize]) -> Vec<usize> {
+        let (r, w) =
+            nix::unistd::pipe2(OFlag::O_DIRECT | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).unwrap();
+        let mut out = BufOut::new(w, cap);
+        let mut sizes = Vec::new();
+        let drain = |sizes: &mut Vec<usize>| {
+            let mut b = [0u8; 4096];
+            while let Ok(n) = nix::unistd::read(&r, &mut b) {
+                sizes.push(n);
+            }
+        };
+        for &p in pieces {
+            out.put(&vec![b'x'; p]).unwrap();
+            drain(&mut sizes);
+        }
+        out.flush().unwrap();
+        drain(&mut sizes);
+        sizes
+    }
+
+    #[test]
+    fn flush_points_of_buffer_put() {
+        // fits: nothing until the final flush
+        assert_eq!(writes(1024, &[10, 20]), vec![30]);
+        // does not fit: flush, then keep the piece
+        assert_eq!(writes(1024, &[1000, 100]), vec![1000, 100]);
+        // exactly a bufferful is kept, one more byte goes straight out
+        assert_eq!(writes(1024, &[10, 1024, 5]), vec![10, 1024, 5]);
+        assert_eq!(writes(1024, &[10, 1025, 5]), vec![10, 1025, 5]);
+        // (chunks of 8192 for longer pieces: tests/supervise_audit.rs
+        // compares svstat's writes with the reference's under strace)
     }
 }

@@ -50,8 +50,14 @@ pub fn no_coe<F: AsFd>(fd: F) -> Result<(), Errno> {
 
 fn set_status_flag<F: AsFd>(fd: F, flag: OFlag, on: bool) -> Result<(), Errno> {
     let fd = fd.as_fd();
-    let cur = OFlag::from_bits_retain(nix::fcntl::fcntl(fd, FcntlArg::F_GETFL)?);
-    let new = if on { cur | flag } else { cur & !flag };
+    let cur = nix::fcntl::fcntl(fd, FcntlArg::F_GETFL)?;
+    // Plain bit arithmetic keeps flags nix does not name (O_LARGEFILE is 0
+    // to nix on x86_64 but set by the kernel), as daemontools' ndelay does.
+    let new = OFlag::from_bits_retain(if on {
+        cur | flag.bits()
+    } else {
+        cur & !flag.bits()
+    });
     nix::fcntl::fcntl(fd, FcntlArg::F_SETFL(new)).map(drop)
 }
 

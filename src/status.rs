@@ -71,36 +71,56 @@ impl Status {
     /// `down S seconds`, then the `, normally ...`, `, paused` and
     /// `, want ...` parts. `now` is the current Unix time in seconds.
     pub fn describe(&self, normally_up: bool, now: i64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.describe_pieces(normally_up, now, |p| out.extend_from_slice(p));
+        out
+    }
+
+    /// The same text, handed to `put` in the pieces svstat 0.76 buffers
+    /// one by one (so that its output buffer flushes at the same points).
+    pub fn describe_pieces(&self, normally_up: bool, now: i64, mut put: impl FnMut(&[u8])) {
         let now_label = tai64::UNIX_EPOCH_LABEL.wrapping_add(now as u64);
         let secs = now_label.saturating_sub(self.stamp.secs);
         // The C code passes the difference through a double.
         let secs = secs as f64 as u64;
-        let mut out = Vec::with_capacity(64);
+        let mut num = [0u8; 20];
         if self.pid != 0 {
-            out.extend_from_slice(b"up (pid ");
-            out.extend_from_slice(self.pid.to_string().as_bytes());
-            out.extend_from_slice(b") ");
+            put(b"up (pid ");
+            put(decimal(u64::from(self.pid), &mut num));
+            put(b") ");
         } else {
-            out.extend_from_slice(b"down ");
+            put(b"down ");
         }
-        out.extend_from_slice(secs.to_string().as_bytes());
-        out.extend_from_slice(b" seconds");
+        put(decimal(secs, &mut num));
+        put(b" seconds");
         if self.pid != 0 && !normally_up {
-            out.extend_from_slice(b", normally down");
+            put(b", normally down");
         }
         if self.pid == 0 && normally_up {
-            out.extend_from_slice(b", normally up");
+            put(b", normally up");
         }
         if self.pid != 0 && self.paused != 0 {
-            out.extend_from_slice(b", paused");
+            put(b", paused");
         }
         if self.pid == 0 && self.want == b'u' {
-            out.extend_from_slice(b", want up");
+            put(b", want up");
         }
         if self.pid != 0 && self.want == b'd' {
-            out.extend_from_slice(b", want down");
+            put(b", want down");
         }
-        out
+    }
+}
+
+/// `n` in decimal, written at the end of `buf`; returns the digits.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
     }
 }
 
@@ -160,6 +180,32 @@ mod tests {
             s.describe(false, now),
             b"up (pid 5887) 0 seconds, normally down".to_vec()
         );
+    }
+
+    #[test]
+    fn decimals() {
+        let mut b = [0u8; 20];
+        assert_eq!(decimal(0, &mut b), b"0");
+        assert_eq!(decimal(1234567, &mut b), b"1234567");
+        assert_eq!(decimal(u64::MAX, &mut b), u64::MAX.to_string().as_bytes());
+    }
+
+    #[test]
+    fn pieces_follow_svstat() {
+        let (s, now) = st(12345, 1, b'd', 17);
+        let mut pieces = Vec::new();
+        s.describe_pieces(false, now, |p| pieces.push(p.to_vec()));
+        let want: Vec<&[u8]> = vec![
+            b"up (pid ",
+            b"12345",
+            b") ",
+            b"17",
+            b" seconds",
+            b", normally down",
+            b", paused",
+            b", want down",
+        ];
+        assert_eq!(pieces, want);
     }
 
     #[test]

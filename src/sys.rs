@@ -360,3 +360,14 @@ pub fn getpwnam_files(name: &CStr) -> Result<Option<PwIds>, Errno> {
         }
     }
 }
+
+// ---- supervision audit ----
+
+/// time(2): the seconds daemontools' `tai_now` reads (svstat). This is the
+/// kernel's coarse real-time second, which can lag gettimeofday's by a
+/// clock tick right after a second boundary.
+pub fn unix_time() -> i64 {
+    // SAFETY: time(NULL) only returns the current time; a null pointer is
+    // explicitly allowed and nothing is written through it.
+    unsafe { libc::time(std::ptr::null_mut()) }
+}

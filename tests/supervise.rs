@@ -8,11 +8,10 @@ mod common;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::svdir::{RECORDER, Svc};
+use common::svdir::{KillStatusPid, RECORDER, Svc, status_pid};
 use common::{LONG, wait_until};
 
 fn proc_state(pid: u32) -> Option<char> {
@@ -388,15 +387,12 @@ fn service_inherits_dispositions_and_no_stray_fds() {
     let sup = common::bin("supervise");
     let cmd = format!("trap '' USR2; exec {} s", sup.display());
     // ends the service even if an assertion fails (dropped after `p`)
-    let _service = KillOnDrop(root.join("s/supervise/status"));
+    let _service = KillStatusPid(root.join("s/supervise/status"));
     let p = common::spawn("/bin/sh", &["-c", &cmd], root, |c| {
         c.stdout(Stdio::null()).stderr(Stdio::null());
     });
     let status = root.join("s/supervise/status");
-    let pid = || match fs::read(&status) {
-        Ok(b) if b.len() == 18 => u32::from_le_bytes(b[12..16].try_into().unwrap()),
-        _ => 0,
-    };
+    let pid = || status_pid(&status);
     assert!(wait_until(LONG, || pid() != 0));
     let svc_pid = pid();
     // wait for the exec of sleep
@@ -451,22 +447,6 @@ fn service_inherits_dispositions_and_no_stray_fds() {
     let pgid = |p: u32| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(p as i32))).unwrap();
     assert_eq!(pgid(svc_pid), pgid(p.pid() as u32));
     p.signal(9);
-}
-
-/// Kills the pid recorded in a status file when dropped.
-struct KillOnDrop(PathBuf);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Ok(b) = fs::read(&self.0) {
-            if b.len() >= 18 {
-                let pid = u32::from_le_bytes(b[12..16].try_into().unwrap());
-                if pid != 0 {
-                    common::send_signal(pid as i32, 9);
-                }
-            }
-        }
-    }
 }
 
 #[test]

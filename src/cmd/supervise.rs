@@ -111,7 +111,9 @@ pub fn main(args: &[&[u8]]) -> i32 {
     }
     sv.run_loop();
     sv.announce();
-    0
+    // Like 0.76's _exit(0): the kernel closes the descriptors and drops the
+    // lock; no explicit unlock or close calls first.
+    sys::exit_now(0)
 }
 
 /// mkdir `supervise`; if that fails, Debian's patch follows a dangling

@@ -22,9 +22,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
         }
     }
     let dirs = opts.rest();
-    if dirs.is_empty() {
-        return 0;
-    }
+    // Opened even when there is no directory: 0.76 fails the same way.
     let here = fsio::open_read(b".")
         .unwrap_or_else(|e| msg::fatal(PROG, &[b"unable to open current directory"], e));
     for dir in dirs {
@@ -52,13 +50,9 @@ fn send(dir: &[u8], cmds: &[u8]) {
         Err(e) => return msg::warn(PROG, &[b"unable to control ", dir], Some(e)),
     };
     let _ = fsio::ndelay_off(&fd);
-    let r = loop {
-        match nix::unistd::write(&fd, cmds) {
-            Err(Errno::EINTR) => continue,
-            r => break r,
-        }
-    };
-    if let Err(e) = r {
+    // One write(2) (retried on EINTR and after a partial write); none at all
+    // for an empty command string, so nothing can fail then.
+    if let Err(e) = fsio::write_all(&fd, cmds) {
         msg::warn(PROG, &[b"error writing commands to ", dir], Some(e));
     }
 }

@@ -79,10 +79,7 @@ impl Svc {
 
     /// pid recorded in supervise/status (0 if none).
     pub fn pid(&self) -> u32 {
-        match fs::read(self.dir.join("supervise/status")) {
-            Ok(b) if b.len() >= 18 => u32::from_le_bytes(b[12..16].try_into().unwrap()),
-            _ => 0,
-        }
+        status_pid(&self.dir.join("supervise/status"))
     }
 
     pub fn events(&self) -> Vec<String> {
@@ -157,6 +154,27 @@ impl Svc {
         self.sup_mut().child.stderr = Some(err);
         for l in String::from_utf8_lossy(&got).lines() {
             assert_eq!(l, line.trim_end());
+        }
+    }
+}
+
+/// The pid recorded in a status file (0 if none or unreadable).
+pub fn status_pid(status: &Path) -> u32 {
+    match fs::read(status) {
+        Ok(b) if b.len() >= 18 => u32::from_le_bytes(b[12..16].try_into().unwrap()),
+        _ => 0,
+    }
+}
+
+/// Kills the service whose pid a status file records, when dropped: for
+/// tests that run supervise without `Svc` (drop it after the supervise).
+pub struct KillStatusPid(pub PathBuf);
+
+impl Drop for KillStatusPid {
+    fn drop(&mut self) {
+        let pid = status_pid(&self.0);
+        if pid != 0 {
+            super::send_signal(pid as i32, 9);
         }
     }
 }
