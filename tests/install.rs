@@ -153,7 +153,7 @@ fn systemd_host() {
     assert_eq!(mode(&s.root, "service"), 0o755);
     let unit = read(&s.root, "etc/systemd/system/daemontools-rs.service");
     assert!(
-        unit.contains("ExecStart=/usr/local/bin/svscanboot\n"),
+        unit.contains("ExecStart=/usr/local/bin/svscanboot /service\n"),
         "{unit}"
     );
     assert!(unit.contains("ExecStop=/usr/local/bin/svshutdown -q /service\n"));
@@ -193,7 +193,7 @@ fn inittab_host_and_options() {
     assert!(out.status.success());
     assert_eq!(
         read(&s.root, "etc/inittab"),
-        format!("{before}SV:123456:respawn:/opt/dt/bin/svscanboot\n")
+        format!("{before}SV:123456:respawn:/opt/dt/bin/svscanboot /srv/service\n")
     );
     assert!(s.root.join("opt/dt/bin/svscan").is_file());
     assert!(s.root.join("srv/service").is_dir());
@@ -210,7 +210,7 @@ fn rc_local_host() {
     let rc = read(&s.root, "etc/rc.local");
     assert_eq!(
         rc,
-        "#!/bin/sh -e\n/usr/local/bin/svscanboot </dev/null >/dev/null 2>&1 & # daemontools-rs\nexit 0\n"
+        "#!/bin/sh -e\n/usr/local/bin/svscanboot /service </dev/null >/dev/null 2>&1 & # daemontools-rs\nexit 0\n"
     );
     assert_eq!(mode(&s.root, "etc/rc.local"), 0o755);
     // uninstall removes the rc.local it created

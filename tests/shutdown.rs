@@ -99,13 +99,14 @@ impl Drop for TreeGuard {
     }
 }
 
-fn start_tree(tree: &Path) -> (Proc, TreeGuard) {
+fn start_tree(tree: &Path, env: &[(&str, &str)]) -> (Proc, TreeGuard) {
     let p = common::spawn(
         common::bin("svscan"),
         &[tree.to_str().unwrap()],
         tree,
         |c| {
             c.stdout(Stdio::null()).stderr(Stdio::null());
+            c.envs(env.iter().copied());
         },
     );
     let guard = TreeGuard(p.pid());
@@ -144,7 +145,7 @@ fn verify(tree: &Path, pgid: i32) {
 fn svshutdown_loses_no_line_and_leaves_nothing() {
     let tmp = common::tempdir();
     let tree = make_tree(tmp.path());
-    let (mut scan, guard) = start_tree(&tree);
+    let (mut scan, guard) = start_tree(&tree, &[]);
     let out = common::run(
         common::bin("svshutdown"),
         &["-t", "20", tree.to_str().unwrap()],
@@ -161,4 +162,55 @@ fn svshutdown_loses_no_line_and_leaves_nothing() {
         "svscan still runs"
     );
     verify(&tree, guard.0);
+}
+
+/// The opt-in mode: with `SVSCAN_TERM=shutdown`, SIGTERM to svscan runs the
+/// same sequence (including `./shutdown` hooks and svscan's own logger) and
+/// svscan exits 0 once nothing of the tree is left.
+#[test]
+fn svscan_term_shutdown_loses_no_line_and_leaves_nothing() {
+    let tmp = common::tempdir();
+    let tree = make_tree(tmp.path());
+    // a shutdown hook that leaves a mark in the service directory
+    common::script(
+        &tree.join("s0/shutdown"),
+        "#!/bin/sh\necho hook-ran > shutdown.mark\n",
+    );
+    // svscan's own logger, fed by an unlogged service and svscan itself
+    common::script(
+        &tree.join(".svscan/log/run"),
+        "#!/bin/sh\nexec multilog ./main\n",
+    );
+    common::script(
+        &tree.join("chatty/run"),
+        "#!/bin/sh\necho chatty says hello\nexec sleep 1000\n",
+    );
+    let (mut scan, guard) = start_tree(&tree, &[("SVSCAN_TERM", "shutdown")]);
+    let selflog = tree.join(".svscan/log/main/current");
+    assert!(
+        wait_until(LONG, || fs::read_to_string(&selflog)
+            .is_ok_and(|s| s.contains("chatty says hello"))),
+        "svscan's logger did not get the unlogged service's output"
+    );
+    common::send_signal(scan.pid(), 15);
+    let status = scan
+        .wait_timeout(Duration::from_secs(60))
+        .expect("svscan did not exit after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    verify(&tree, guard.0);
+    assert_eq!(
+        fs::read_to_string(tree.join("s0/shutdown.mark")).unwrap(),
+        "hook-ran\n"
+    );
+    // the self-logger drained and finished too
+    let mode = fs::metadata(&selflog).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o100,
+        0o100
+    );
+    assert!(
+        fs::read_to_string(&selflog)
+            .unwrap()
+            .contains("chatty says hello")
+    );
 }

@@ -1,0 +1,645 @@
+//! `svscan [dir]`: start and watch a collection of services (daemontools
+//! 0.76), plus three opt-in or invisible improvements:
+//!
+//! * instant pickup: besides the scan every 5 seconds, a change of the
+//!   directory (inotify) or SIGALRM triggers a scan at once;
+//! * self-logging: a `.svscan/log` service receives svscan's own output;
+//! * `SVSCAN_TERM=shutdown`: SIGTERM stops the whole tree in order, without
+//!   losing a log line, and then svscan exits 0.
+//!
+//! The scan itself (records keyed by device and inode, `log` decided once
+//! per record, one pipe per logged service held open by svscan, dead
+//! supervise processes restarted on the next scan, records dropped once
+//! their directory is gone and both supervise processes are dead) follows
+//! 0.76 step by step; only the 1000-record cap is gone.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::Signal;
+use nix::sys::stat::{Mode, SFlag};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::{ForkResult, Pid};
+
+use crate::exec;
+use crate::fsio;
+use crate::msg::{EXIT_TEMP, Line};
+use crate::svctl;
+use crate::sys::{self, Flag};
+
+const PROG: &str = "svscan";
+/// Time from the end of one periodic scan to the start of the next.
+const PERIOD: Duration = Duration::from_secs(5);
+/// After a directory change, wait until it has been quiet this long (so a
+/// burst of links is one scan), but never longer than `SETTLE_MAX`.
+const SETTLE: Duration = Duration::from_millis(10);
+const SETTLE_MAX: Duration = Duration::from_millis(100);
+/// Default time the opt-in shutdown gives services and loggers to finish.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+static ALRM: Flag = Flag::new();
+static TERM: Flag = Flag::new();
+
+extern "C" fn on_alrm(sig: libc::c_int) {
+    ALRM.set();
+    sys::selfpipe_handler(sig);
+}
+
+extern "C" fn on_term(sig: libc::c_int) {
+    TERM.set();
+    sys::selfpipe_handler(sig);
+}
+
+/// One service directory (0.76's per-service record).
+struct Record {
+    /// The name readdir gave in the latest scan that saw it.
+    name: Vec<u8>,
+    active: bool,
+    /// The log pipe (read end, write end), when the record has a log.
+    log: Option<(OwnedFd, OwnedFd)>,
+    pid: i32,
+    log_pid: i32,
+}
+
+/// svscan's own logger (`.svscan/log`).
+struct SelfLog {
+    pipe_r: OwnedFd,
+    /// svscan's copy of the write end (None once shutdown closed it).
+    pipe_w: Option<OwnedFd>,
+    pid: i32,
+    /// Copies of the original fds 1 and 2, which the logger keeps.
+    out: OwnedFd,
+    err: OwnedFd,
+}
+
+struct Scanner {
+    records: HashMap<(u64, u64), Record>,
+    /// pid of a supervise → its record and whether it is the log one.
+    pids: HashMap<i32, ((u64, u64), bool)>,
+    selflog: Option<SelfLog>,
+    selfpipe_r: OwnedFd,
+    _selfpipe_w: OwnedFd,
+    inotify: Option<Inotify>,
+    /// The soft NOFILE limit svscan was started with; children get it back.
+    nofile: Option<(u64, u64)>,
+}
+
+pub fn main(args: &[&[u8]]) -> i32 {
+    if let Some(dir) = args.get(1) {
+        if let Err(e) = nix::unistd::chdir(*dir) {
+            Line::new(PROG, "fatal")
+                .s("unable to chdir to ")
+                .b(dir)
+                .err(e)
+                .exit(EXIT_TEMP);
+        }
+    }
+    open_closed_stdio();
+    let env = sys::environ();
+    let knob = |name: &[u8]| exec::env_get(&env, name).is_some_and(|v| !v.is_empty());
+    let periodic = !knob(b"SVSCAN_TEST_NO_PERIODIC");
+    let shutdown_mode = exec::env_get(&env, b"SVSCAN_TERM") == Some(b"shutdown");
+    let timeout = exec::env_get(&env, b"SVSCAN_SHUTDOWN_TIMEOUT")
+        .and_then(crate::args::seconds)
+        .unwrap_or(SHUTDOWN_TIMEOUT);
+
+    let (selfpipe_r, selfpipe_w) = match fsio::pipe_coe(true) {
+        Ok(p) => p,
+        Err(e) => Line::new(PROG, "fatal")
+            .s("unable to create self-pipe")
+            .err(e)
+            .exit(EXIT_TEMP),
+    };
+    sys::set_selfpipe(selfpipe_w.as_raw_fd());
+    let _ = sys::catch(Signal::SIGCHLD, sys::selfpipe_handler);
+    let _ = sys::catch(Signal::SIGALRM, on_alrm);
+    if shutdown_mode {
+        let _ = sys::catch(Signal::SIGTERM, on_term);
+    }
+    let inotify = if knob(b"SVSCAN_NO_INOTIFY") {
+        None
+    } else {
+        watch_dir()
+    };
+
+    let mut sc = Scanner {
+        records: HashMap::new(),
+        pids: HashMap::new(),
+        selflog: None,
+        selfpipe_r,
+        _selfpipe_w: selfpipe_w,
+        inotify,
+        nofile: raise_nofile(),
+    };
+    sc.start_selflog();
+
+    let mut next_scan = Instant::now();
+    let mut settle: Option<(Instant, Instant)> = None;
+    let mut first = true;
+    loop {
+        let now = Instant::now();
+        let settled =
+            settle.is_some_and(|(last, first)| now >= last + SETTLE || now >= first + SETTLE_MAX);
+        if first || ALRM.take() || settled || (periodic && now >= next_scan) {
+            first = false;
+            settle = None;
+            sc.scan();
+            next_scan = Instant::now() + PERIOD;
+        }
+        if TERM.get() {
+            break;
+        }
+        let deadline = match settle {
+            Some((last, first)) => (last + SETTLE).min(first + SETTLE_MAX),
+            None if periodic => next_scan,
+            None => Instant::now() + Duration::from_secs(3600),
+        };
+        if sc.wait(deadline) {
+            let t = Instant::now();
+            settle = Some(match settle {
+                Some((_, first)) => (t, first),
+                None => (t, t),
+            });
+        }
+        sc.reap();
+    }
+    sc.shutdown(timeout)
+}
+
+/// Opens /dev/null on any of fds 0–2 that is closed, so that no pipe or
+/// directory ever gets one of those numbers (daemontools-encore does the
+/// same; with the fds open, as always under svscanboot, nothing changes).
+fn open_closed_stdio() {
+    for fd in 0..3 {
+        if nix::fcntl::fcntl(sys::fd(fd), nix::fcntl::FcntlArg::F_GETFD) == Err(Errno::EBADF) {
+            let flags = if fd == 0 {
+                OFlag::O_RDONLY
+            } else {
+                OFlag::O_WRONLY
+            };
+            if let Ok(f) = nix::fcntl::open("/dev/null", flags, Mode::empty()) {
+                if f.as_raw_fd() != fd {
+                    let _ = sys::dup2(f.as_raw_fd(), fd);
+                } else {
+                    std::mem::forget(f);
+                }
+            }
+        }
+    }
+}
+
+/// An inotify watch on the scanned directory for entries appearing,
+/// disappearing or being renamed. None where inotify is unavailable: the
+/// periodic scan then does all the work, as in 0.76.
+fn watch_dir() -> Option<Inotify> {
+    let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok()?;
+    let mask = AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_DELETE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_ATTRIB;
+    ino.add_watch(".", mask).ok()?;
+    Some(ino)
+}
+
+/// Raises svscan's own soft limit on open files to the hard limit (each
+/// logged service costs it two descriptors). Returns the original limits,
+/// which every child gets back before it execs supervise.
+fn raise_nofile() -> Option<(u64, u64)> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft >= hard {
+        return None;
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).ok()?;
+    Some((soft, hard))
+}
+
+/// `NAME/log` (or `NAME` + any suffix) as bytes.
+fn join(name: &[u8], tail: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(name.len() + tail.len());
+    v.extend_from_slice(name);
+    v.extend_from_slice(tail);
+    v
+}
+
+fn warn(parts: &[&[u8]], e: Errno) {
+    let mut l = Line::new(PROG, "warning");
+    for p in parts {
+        l = l.b(p);
+    }
+    l.err(e).emit();
+}
+
+impl Scanner {
+    /// Waits for a signal, a directory change or `deadline`. Returns true
+    /// when the directory changed.
+    fn wait(&self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // round up so the deadline has passed when poll returns
+        let timeout = PollTimeout::try_from(if left.is_zero() { 0 } else { ms + 1 })
+            .unwrap_or(PollTimeout::MAX);
+        let changed = {
+            let mut fds = vec![PollFd::new(self.selfpipe_r.as_fd(), PollFlags::POLLIN)];
+            if let Some(ino) = &self.inotify {
+                fds.push(PollFd::new(ino.as_fd(), PollFlags::POLLIN));
+            }
+            let _ = nix::poll::poll(&mut fds, timeout);
+            fds.get(1)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let mut buf = [0u8; 64];
+        while let Ok(n) = nix::unistd::read(&self.selfpipe_r, &mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        if changed {
+            if let Some(ino) = &self.inotify {
+                while let Ok(ev) = ino.read_events() {
+                    if ev.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    /// Reaps every dead child at once (no zombies); a dead supervise is
+    /// started again by the next scan, as in 0.76.
+    fn reap(&mut self) {
+        loop {
+            let pid = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(st) => match st.pid() {
+                    Some(p) => p.as_raw(),
+                    None => return,
+                },
+                Err(Errno::EINTR) => continue,
+                Err(_) => return,
+            };
+            if let Some((key, is_log)) = self.pids.remove(&pid) {
+                if let Some(r) = self.records.get_mut(&key) {
+                    if is_log {
+                        r.log_pid = 0;
+                    } else {
+                        r.pid = 0;
+                    }
+                }
+            } else if let Some(sl) = self.selflog.as_mut() {
+                if sl.pid == pid {
+                    sl.pid = 0;
+                }
+            }
+        }
+    }
+
+    /// One scan (0.76 steps 2–6; reaping happens as children die).
+    fn scan(&mut self) {
+        self.reap();
+        self.restart_selflog();
+        for r in self.records.values_mut() {
+            r.active = false;
+        }
+        let mut dir = match nix::dir::Dir::open(
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(d) => d,
+            Err(e) => return warn(&[b"unable to read directory"], e),
+        };
+        let mut read_error = None;
+        for entry in dir.iter() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            };
+            let name = entry.file_name().to_bytes();
+            if name.first() == Some(&b'.') {
+                continue;
+            }
+            let name = name.to_vec();
+            self.visit(name);
+        }
+        drop(dir);
+        if let Some(e) = read_error {
+            return warn(&[b"unable to read directory"], e);
+        }
+        // cleanup: records whose directory is gone and whose supervise
+        // processes are both dead (dropping one closes its pipe)
+        self.records
+            .retain(|_, r| r.active || r.pid != 0 || r.log_pid != 0);
+    }
+
+    fn visit(&mut self, name: Vec<u8>) {
+        let st = match nix::sys::stat::stat(name.as_slice()) {
+            Ok(st) => st,
+            Err(e) => return warn(&[b"unable to stat ", &name], e),
+        };
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+            return;
+        }
+        let key = (st.st_dev, st.st_ino);
+        let nofile = self.nofile;
+        let r = match self.records.entry(key) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                let mut log = None;
+                if name.len() <= 255 {
+                    match nix::sys::stat::stat(join(&name, b"/log").as_slice()) {
+                        Ok(_) => match fsio::pipe_coe(false) {
+                            Ok(p) => log = Some(p),
+                            Err(e) => return warn(&[b"unable to create pipe for ", &name], e),
+                        },
+                        Err(Errno::ENOENT) => {}
+                        Err(e) => return warn(&[b"unable to stat ", &name, b"/log"], e),
+                    }
+                }
+                v.insert(Record {
+                    name: Vec::new(),
+                    active: false,
+                    log,
+                    pid: 0,
+                    log_pid: 0,
+                })
+            }
+        };
+        r.active = true;
+        r.name = name;
+        if r.pid == 0 {
+            let out = r.log.as_ref().map(|(_, w)| w.as_raw_fd());
+            match spawn_supervise(&r.name, b"", out.map(|w| (w, 1)), nofile, None) {
+                Ok(pid) => {
+                    r.pid = pid;
+                    self.pids.insert(pid, (key, false));
+                }
+                Err(()) => return,
+            }
+        }
+        if r.log_pid == 0 {
+            if let Some((rd, _)) = &r.log {
+                let fd = rd.as_raw_fd();
+                if let Ok(pid) = spawn_supervise(&r.name, b"/log", Some((fd, 0)), nofile, None) {
+                    r.log_pid = pid;
+                    self.pids.insert(pid, (key, true));
+                }
+            }
+        }
+    }
+
+    /// Starts `.svscan/log` when it exists and sends svscan's own fds 1 and
+    /// 2 into its pipe.
+    fn start_selflog(&mut self) {
+        let is_dir = |p: &str| {
+            nix::sys::stat::stat(p).is_ok_and(|st| {
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+            })
+        };
+        if !is_dir(".svscan") || nix::sys::stat::stat(".svscan/log").is_err() {
+            return;
+        }
+        let dup = |fd: i32| {
+            let d = nix::unistd::dup(sys::fd(fd))?;
+            fsio::coe(&d)?;
+            Ok::<OwnedFd, Errno>(d)
+        };
+        let (out, err) = match (dup(1), dup(2)) {
+            (Ok(o), Ok(e)) => (o, e),
+            (Err(e), _) | (_, Err(e)) => {
+                return warn(&[b"unable to set up descriptors for .svscan/log"], e);
+            }
+        };
+        let (pipe_r, pipe_w) = match fsio::pipe_coe(false) {
+            Ok(p) => p,
+            Err(e) => return warn(&[b"unable to create pipe for .svscan"], e),
+        };
+        let mut sl = SelfLog {
+            pipe_r,
+            pipe_w: Some(pipe_w),
+            pid: 0,
+            out,
+            err,
+        };
+        let orig = (sl.out.as_raw_fd(), sl.err.as_raw_fd());
+        if let Ok(pid) = spawn_supervise(
+            b".svscan",
+            b"/log",
+            Some((sl.pipe_r.as_raw_fd(), 0)),
+            self.nofile,
+            Some(orig),
+        ) {
+            sl.pid = pid;
+        }
+        let w = pipe_w_raw(&sl);
+        if let Err(e) = sys::dup2(w, 1).and_then(|()| sys::dup2(w, 2)) {
+            warn(&[b"unable to set up descriptors for .svscan"], e);
+        }
+        self.selflog = Some(sl);
+    }
+
+    fn restart_selflog(&mut self) {
+        let nofile = self.nofile;
+        if let Some(sl) = self.selflog.as_mut() {
+            if sl.pid == 0 {
+                let orig = (sl.out.as_raw_fd(), sl.err.as_raw_fd());
+                if let Ok(pid) = spawn_supervise(
+                    b".svscan",
+                    b"/log",
+                    Some((sl.pipe_r.as_raw_fd(), 0)),
+                    nofile,
+                    Some(orig),
+                ) {
+                    sl.pid = pid;
+                }
+            }
+        }
+    }
+
+    /// The opt-in orderly shutdown (`SVSCAN_TERM=shutdown`, on SIGTERM):
+    /// loggers are told to exit at the end of their input (`svc -ox`),
+    /// each service runs its `./shutdown` hook and gets `svc -dx`; once a
+    /// service's supervise has exited, svscan closes its ends of the log
+    /// pipe, so the logger reads to the end and exits. Services still up
+    /// after the timeout are killed; loggers whose input is still held open
+    /// (by a stray process) are stopped. svscan's own logger goes last.
+    /// Exit 0 when every supervise is gone, 111 otherwise.
+    fn shutdown(mut self, timeout: Duration) -> i32 {
+        self.reap();
+        let mut logs = Vec::new();
+        let mut mains = Vec::new();
+        for r in self.records.values() {
+            if r.log_pid != 0 {
+                logs.push(join(&r.name, b"/log"));
+            }
+            if r.pid != 0 {
+                mains.push(r.name.clone());
+            }
+        }
+        for l in &logs {
+            let _ = svctl::send(Path::new(std::ffi::OsStr::from_bytes(l)), b"ox");
+        }
+        for s in &mains {
+            let dir = Path::new(std::ffi::OsStr::from_bytes(s));
+            let hook = dir.join("shutdown");
+            let runnable = std::fs::metadata(&hook)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+            if runnable {
+                match svctl::run_script(PROG, dir, "./shutdown", Some(timeout)) {
+                    Ok(0) => {}
+                    Ok(code) => Line::new(PROG, "warning")
+                        .b(s)
+                        .s("/shutdown exited ")
+                        .s(&code.to_string())
+                        .emit(),
+                    Err(e) => warn(&[b"unable to run ", s, b"/shutdown"], e),
+                }
+            }
+            let _ = svctl::send(dir, b"dx");
+        }
+        // services go down; then their pipes close
+        let mains_gone = |sc: &mut Scanner| {
+            sc.close_finished_pipes();
+            sc.records.values().all(|r| r.pid == 0)
+        };
+        if !self.wait_for(timeout, mains_gone) {
+            for r in self.records.values().filter(|r| r.pid != 0) {
+                let _ = svctl::send(Path::new(std::ffi::OsStr::from_bytes(&r.name)), b"k");
+            }
+            self.wait_for(KILL_GRACE, mains_gone);
+        }
+        // loggers drain and exit
+        let logs_gone = |sc: &mut Scanner| {
+            sc.close_finished_pipes();
+            sc.records.values().all(|r| r.log_pid == 0)
+        };
+        if !self.wait_for(timeout, logs_gone) {
+            for r in self.records.values().filter(|r| r.log_pid != 0) {
+                let l = join(&r.name, b"/log");
+                let _ = svctl::send(Path::new(std::ffi::OsStr::from_bytes(&l)), b"dx");
+            }
+            self.wait_for(KILL_GRACE, logs_gone);
+        }
+        let mut ok = self.records.values().all(|r| r.pid == 0 && r.log_pid == 0);
+        if let Some(sl) = self.selflog.as_mut() {
+            // svscan's fds 1 and 2 are the last writers svscan holds
+            let _ = sys::dup2(sl.out.as_raw_fd(), 1);
+            let _ = sys::dup2(sl.err.as_raw_fd(), 2);
+            sl.pipe_w = None;
+            if sl.pid != 0 {
+                let _ = svctl::send(Path::new(".svscan/log"), b"ox");
+            }
+            let gone = |sc: &mut Scanner| sc.selflog.as_ref().is_none_or(|s| s.pid == 0);
+            if !self.wait_for(timeout, gone) {
+                let _ = svctl::send(Path::new(".svscan/log"), b"dx");
+                ok &= self.wait_for(KILL_GRACE, gone);
+            }
+        }
+        if ok { 0 } else { EXIT_TEMP }
+    }
+
+    /// Closes svscan's ends of the log pipe of every service whose
+    /// supervise has exited, so that its logger sees the end of input.
+    fn close_finished_pipes(&mut self) {
+        for r in self.records.values_mut() {
+            if r.pid == 0 {
+                r.log = None;
+            }
+        }
+    }
+
+    /// Reaps until `cond` holds or `limit` passes; true if it holds.
+    fn wait_for(&mut self, limit: Duration, mut cond: impl FnMut(&mut Scanner) -> bool) -> bool {
+        let end = Instant::now() + limit;
+        loop {
+            self.reap();
+            if cond(self) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            let _ = self.wait(end.min(Instant::now() + Duration::from_millis(200)));
+        }
+    }
+}
+
+fn pipe_w_raw(sl: &SelfLog) -> i32 {
+    sl.pipe_w.as_ref().map_or(-1, |w| w.as_raw_fd())
+}
+
+/// Forks and execs `supervise` for `NAME` (tail empty) or `NAME/log` (tail
+/// `/log`: the child first changes to NAME and runs `supervise log`), with
+/// `fd.0` copied onto descriptor `fd.1` (the log pipe), svscan's original
+/// NOFILE limit restored and, for svscan's own logger, the original fds 1
+/// and 2 put back. Messages and exit codes as 0.76.
+fn spawn_supervise(
+    name: &[u8],
+    tail: &[u8],
+    fd: Option<(i32, i32)>,
+    nofile: Option<(u64, u64)>,
+    stdio: Option<(i32, i32)>,
+) -> Result<i32, ()> {
+    let is_log = !tail.is_empty();
+    let arg: &[u8] = if is_log { b"log" } else { name };
+    let cmd = exec::Command::with_current_env(&[b"supervise", arg]);
+    let full = join(name, tail);
+    match sys::fork() {
+        Err(e) => {
+            warn(&[b"unable to fork for ", &full], e);
+            Err(())
+        }
+        Ok(ForkResult::Parent { child }) => Ok(child.as_raw()),
+        Ok(ForkResult::Child) => {
+            let child_fail = |what: &[u8], e: Errno| -> ! {
+                Line::new(PROG, "warning")
+                    .b(what)
+                    .b(&full)
+                    .err(e)
+                    .exit_child(EXIT_TEMP)
+            };
+            for sig in [Signal::SIGCHLD, Signal::SIGALRM, Signal::SIGTERM] {
+                let _ = sys::uncatch(sig);
+            }
+            if let Some((o, e)) = stdio {
+                if let Err(err) = sys::dup2(o, 1).and_then(|()| sys::dup2(e, 2)) {
+                    child_fail(b"unable to set up descriptors for ", err);
+                }
+            }
+            if let Some((from, to)) = fd {
+                if let Err(e) = sys::dup2(from, to) {
+                    child_fail(b"unable to set up descriptors for ", e);
+                }
+            }
+            if let Some((soft, hard)) = nofile {
+                let _ = setrlimit(Resource::RLIMIT_NOFILE, soft, hard);
+            }
+            if is_log {
+                if let Err(e) = nix::unistd::chdir(name) {
+                    Line::new(PROG, "warning")
+                        .s("unable to switch to ")
+                        .b(name)
+                        .err(e)
+                        .exit_child(EXIT_TEMP);
+                }
+            }
+            let e = cmd.exec();
+            child_fail(b"unable to start supervise ", e)
+        }
+    }
+}
