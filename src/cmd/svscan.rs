@@ -207,17 +207,25 @@ fn watch_dir() -> Option<Inotify> {
     let mask = AddWatchFlags::IN_CREATE
         | AddWatchFlags::IN_DELETE
         | AddWatchFlags::IN_MOVED_TO
-        | AddWatchFlags::IN_MOVED_FROM
-        | AddWatchFlags::IN_ATTRIB;
+        | AddWatchFlags::IN_MOVED_FROM;
     ino.add_watch(".", mask).ok()?;
     Some(ino)
 }
 
-/// Raises svscan's own soft limit on open files to the hard limit (each
-/// logged service costs it two descriptors). Returns the original limits,
-/// which every child gets back before it execs supervise.
+/// Raises svscan's own limit on open files as far as it may: to the
+/// kernel's maximum (`/proc/sys/fs/nr_open`) when privileged, else the soft
+/// limit to the hard one (each logged service costs svscan two
+/// descriptors). Returns the original limits, which every child gets back
+/// before it execs supervise.
 fn raise_nofile() -> Option<(u64, u64)> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let max = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(hard);
+    if max > hard && setrlimit(Resource::RLIMIT_NOFILE, max, max).is_ok() {
+        return Some((soft, hard));
+    }
     if soft >= hard {
         return None;
     }
