@@ -22,6 +22,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -55,9 +56,29 @@ pub const SIZE_MAX: u64 = 16_777_215;
 pub const NUM_DEFAULT: u64 = 10;
 pub const NUM_MIN: u64 = 2;
 
+/// Set when multilog made a system call that can take noticeable time
+/// while processing its input (a write(2) of log data, a rotation, an
+/// alert, a pause). multilog `t` stamps the lines of one of the
+/// reference's 1024-byte reads with one clock reading; after such a call
+/// it reads the clock again, so no line carries a time from before it.
+static SLOW: AtomicBool = AtomicBool::new(false);
+
+/// Records that something slow happened (see `SLOW`).
+#[inline]
+pub fn mark_slow() {
+    SLOW.store(true, Ordering::Relaxed);
+}
+
+/// Whether something slow happened since the last call.
+#[inline]
+pub fn took_time() -> bool {
+    SLOW.load(Ordering::Relaxed) && SLOW.swap(false, Ordering::Relaxed)
+}
+
 /// `multilog: warning: PARTS, pausing[: ERR]`, then a 5-second sleep with
 /// TERM and ALRM still blocked.
 pub fn pause(parts: &[&[u8]], e: Option<Errno>) {
+    mark_slow();
     let mut l = Line::new(PROG, "warning");
     for p in parts {
         l = l.b(p);
@@ -287,6 +308,20 @@ impl<'a> LogDir<'a> {
         }
     }
 
+    /// `put(&line[..n - 1])` then `putc(b'\n')` for a `line` of n bytes
+    /// ending in its newline (at most 1001 bytes): one copy when both fit
+    /// in the model buffer, which is the common case.
+    #[inline]
+    pub fn put_line(&mut self, line: &[u8]) {
+        if line.len() <= OUTBUF - (self.pend.len() - self.committed) {
+            self.pend.extend_from_slice(line);
+        } else {
+            let (last, text) = line.split_last().expect("a line ends in its newline");
+            self.put(text);
+            self.putc(*last);
+        }
+    }
+
     /// `buffer_PUTC` of each byte of `data`, in order.
     #[inline]
     pub fn put_bytes(&mut self, mut data: &[u8]) {
@@ -355,6 +390,7 @@ impl<'a> LogDir<'a> {
     /// Writes the committed bytes to `current`, pausing on every failure
     /// (disk full, EIO, EFBIG) and never dropping a byte.
     fn write_out(&mut self) {
+        mark_slow();
         let mut done = 0;
         while done < self.committed {
             let fd = self.current.as_ref().expect("current is open");
@@ -380,6 +416,7 @@ impl<'a> LogDir<'a> {
 
     /// Rotation ("current is full"), each step retried until it works.
     pub fn rotate(&mut self) {
+        mark_slow();
         self.write_out();
         let name = self.name;
         retry(&[b"unable to switch to ", name], || {
