@@ -44,6 +44,40 @@ const PERIOD: Duration = Duration::from_secs(5);
 /// burst of links is one scan), but never longer than `SETTLE_MAX`.
 const SETTLE: Duration = Duration::from_millis(10);
 const SETTLE_MAX: Duration = Duration::from_millis(100);
+/// The same for a directory made in place (mkdir in the scanned
+/// directory): it is usually filled in afterwards (`run`, `log/`), and
+/// whether a service has a log is decided when svscan first sees it.
+const SETTLE_MKDIR: Duration = Duration::from_secs(1);
+const SETTLE_MKDIR_MAX: Duration = Duration::from_secs(5);
+
+/// A pending scan after directory changes: when the last change came, when
+/// the first did, and whether one of them was a mkdir in place.
+#[derive(Clone, Copy)]
+struct Settle {
+    last: Instant,
+    first: Instant,
+    mkdir: bool,
+}
+
+impl Settle {
+    fn due(&self) -> Instant {
+        let (quiet, max) = if self.mkdir {
+            (SETTLE_MKDIR, SETTLE_MKDIR_MAX)
+        } else {
+            (SETTLE, SETTLE_MAX)
+        };
+        (self.last + quiet).min(self.first + max)
+    }
+}
+
+/// What a wait for events saw.
+enum Change {
+    None,
+    /// Entries appeared, went or were renamed (a symlink, a `mv`).
+    Entries,
+    /// A directory was created in place.
+    Mkdir,
+}
 /// Default time the opt-in shutdown gives services and loggers to finish.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -145,12 +179,11 @@ pub fn main(args: &[&[u8]]) -> i32 {
     sc.start_selflog();
 
     let mut next_scan = Instant::now();
-    let mut settle: Option<(Instant, Instant)> = None;
+    let mut settle: Option<Settle> = None;
     let mut first = true;
     loop {
         let now = Instant::now();
-        let settled =
-            settle.is_some_and(|(last, first)| now >= last + SETTLE || now >= first + SETTLE_MAX);
+        let settled = settle.is_some_and(|s| now >= s.due());
         if first || ALRM.take() || settled || (periodic && now >= next_scan) {
             first = false;
             settle = None;
@@ -161,15 +194,25 @@ pub fn main(args: &[&[u8]]) -> i32 {
             break;
         }
         let deadline = match settle {
-            Some((last, first)) => (last + SETTLE).min(first + SETTLE_MAX),
+            Some(s) => s.due(),
             None if periodic => next_scan,
             None => Instant::now() + Duration::from_secs(3600),
         };
-        if sc.wait(deadline) {
+        let change = sc.wait(deadline);
+        if !matches!(change, Change::None) {
             let t = Instant::now();
+            let mkdir = matches!(change, Change::Mkdir);
             settle = Some(match settle {
-                Some((_, first)) => (t, first),
-                None => (t, t),
+                Some(s) => Settle {
+                    last: t,
+                    first: s.first,
+                    mkdir: s.mkdir || mkdir,
+                },
+                None => Settle {
+                    last: t,
+                    first: t,
+                    mkdir,
+                },
             });
         }
         sc.reap();
@@ -250,15 +293,15 @@ fn warn(parts: &[&[u8]], e: Errno) {
 }
 
 impl Scanner {
-    /// Waits for a signal, a directory change or `deadline`. Returns true
-    /// when the directory changed.
-    fn wait(&self, deadline: Instant) -> bool {
+    /// Waits for a signal, a directory change or `deadline`, and says
+    /// what changed in the directory.
+    fn wait(&self, deadline: Instant) -> Change {
         let left = deadline.saturating_duration_since(Instant::now());
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
         // round up so the deadline has passed when poll returns
         let timeout = PollTimeout::try_from(if left.is_zero() { 0 } else { ms + 1 })
             .unwrap_or(PollTimeout::MAX);
-        let changed = {
+        let readable = {
             let mut fds = vec![PollFd::new(self.selfpipe_r.as_fd(), PollFlags::POLLIN)];
             if let Some(ino) = &self.inotify {
                 fds.push(PollFd::new(ino.as_fd(), PollFlags::POLLIN));
@@ -274,16 +317,29 @@ impl Scanner {
                 break;
             }
         }
-        if changed {
-            if let Some(ino) = &self.inotify {
-                while let Ok(ev) = ino.read_events() {
-                    if ev.is_empty() {
-                        break;
-                    }
+        let mut change = Change::None;
+        if let (true, Some(ino)) = (readable, &self.inotify) {
+            while let Ok(events) = ino.read_events() {
+                if events.is_empty() {
+                    break;
+                }
+                for ev in events {
+                    let mkdir = ev.mask.contains(AddWatchFlags::IN_CREATE)
+                        && ev.mask.contains(AddWatchFlags::IN_ISDIR);
+                    let dot = ev
+                        .name
+                        .as_ref()
+                        .is_some_and(|n| n.as_bytes().starts_with(b"."));
+                    change = match change {
+                        _ if dot => change,
+                        Change::Mkdir => Change::Mkdir,
+                        _ if mkdir => Change::Mkdir,
+                        _ => Change::Entries,
+                    };
                 }
             }
         }
-        changed
+        change
     }
 
     /// Reaps every dead child at once (no zombies); a dead supervise is
@@ -582,7 +638,7 @@ impl Scanner {
             if Instant::now() >= end {
                 return false;
             }
-            let _ = self.wait(end.min(Instant::now() + Duration::from_millis(200)));
+            self.wait(end.min(Instant::now() + Duration::from_millis(200)));
         }
     }
 }

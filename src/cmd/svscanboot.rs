@@ -75,8 +75,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
     }
 
     // 4. svscan 2>&1 | readproctitle
-    let mut title = b"service errors: ".to_vec();
-    title.extend_from_slice(&[b'.'; 400]);
+    let dots = [b'.'; 400];
     let (r, w) = match fsio::pipe_coe(false) {
         Ok(p) => p,
         Err(e) => Line::new(PROG, "fatal")
@@ -85,7 +84,12 @@ pub fn main(args: &[&[u8]]) -> i32 {
             .exit(EXIT_TEMP),
     };
     let scan = Command::new(b"svscan", &[b"svscan", dir], &env, &env);
-    let rpt = Command::new(b"readproctitle", &[b"readproctitle", &title], &env, &env);
+    let rpt = Command::new(
+        b"readproctitle",
+        &[b"readproctitle", b"service", b"errors:", &dots],
+        &env,
+        &env,
+    );
     let scanner = spawn(&scan, Some(&[(w.as_raw_fd(), 1), (w.as_raw_fd(), 2)]));
     let reader = spawn(&rpt, Some(&[(r.as_raw_fd(), 0)]));
     drop((r, w));
