@@ -240,23 +240,32 @@ latency ours "$ours"; lat_o_med=$LAT_MED; lat_o_max=$LAT_MAX
 echo "running: link latency, reference" >&2
 latency ref "$ref"; lat_r_med=$LAT_MED; lat_r_max=$LAT_MAX
 up_o_all=(); up_r_all=()
+# One side's round: bring the tree up, measure idle CPU and memory in round
+# 1, end the tree and let the machine settle (the kernel is still freeing
+# the last tree's 1000 processes for a while, which would slow whoever goes
+# next; the order also alternates between rounds).
+one_round() { # ours|ref round
+  local bindir=$ours
+  [ "$1" = ref ] && bindir=$ref
+  echo "running: $n services up, round $2, $1" >&2
+  bring_up "$1" "$bindir" "$2"
+  if [ "$1" = ours ]; then up_o_all+=("$UP"); else up_r_all+=("$UP"); fi
+  if [ "$2" = 1 ]; then
+    echo "running: idle ${idle} s, $1" >&2
+    measure_idle
+    if [ "$1" = ours ]; then
+      cpu_o=$CPU; pss_o=$PSS; uss_o=$USS; spss_o=$SPSS; nsup_o=$NSUP
+    else
+      cpu_r=$CPU; pss_r=$PSS; uss_r=$USS; spss_r=$SPSS; nsup_r=$NSUP
+    fi
+  else
+    stop_tree
+  fi
+  sleep 2
+}
 for r in $(seq "$rounds"); do
-  echo "running: $n services up, round $r, ours" >&2
-  bring_up ours "$ours" "$r"; up_o_all+=("$UP")
-  if [ "$r" = 1 ]; then
-    echo "running: idle ${idle} s, ours" >&2
-    measure_idle; cpu_o=$CPU; pss_o=$PSS; uss_o=$USS; spss_o=$SPSS; nsup_o=$NSUP
-  else
-    stop_tree
-  fi
-  echo "running: $n services up, round $r, reference" >&2
-  bring_up ref "$ref" "$r"; up_r_all+=("$UP")
-  if [ "$r" = 1 ]; then
-    echo "running: idle ${idle} s, reference" >&2
-    measure_idle; cpu_r=$CPU; pss_r=$PSS; uss_r=$USS; spss_r=$SPSS; nsup_r=$NSUP
-  else
-    stop_tree
-  fi
+  if [ $((r % 2)) = 1 ]; then one_round ours "$r"; one_round ref "$r"
+  else one_round ref "$r"; one_round ours "$r"; fi
   rm -rf "$work/ours-many-$r" "$work/ref-many-$r"
 done
 up_o=$(printf '%s\n' "${up_o_all[@]}" | median)
