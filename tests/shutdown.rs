@@ -70,32 +70,12 @@ fn check_numbers(n: usize, lines: &[String]) -> usize {
     lines.len()
 }
 
-/// Processes in process group `pgid` (the tree started by the test).
-fn group_members(pgid: i32) -> Vec<i32> {
-    fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| s.rsplit(')').next().map(str::to_string))
-                .and_then(|rest| {
-                    let f: Vec<&str> = rest.split_whitespace().collect();
-                    (f.first() != Some(&"Z"))
-                        .then(|| f.get(2)?.parse::<i32>().ok())
-                        .flatten()
-                })
-                == Some(pgid)
-        })
-        .collect()
-}
-
 /// Ends whatever is left of the tree (by PID) when dropped.
 struct TreeGuard(i32);
 
 impl Drop for TreeGuard {
     fn drop(&mut self) {
-        common::kill_all(&group_members(self.0));
+        common::kill_all(&common::procs_with(2, self.0));
     }
 }
 
@@ -124,9 +104,9 @@ fn start_tree(tree: &Path, env: &[(&str, &str)]) -> (Proc, TreeGuard) {
 
 fn verify(tree: &Path, pgid: i32) {
     assert!(
-        wait_until(LONG, || group_members(pgid).is_empty()),
+        wait_until(LONG, || common::procs_with(2, pgid).is_empty()),
         "left: {:?}",
-        group_members(pgid)
+        common::procs_with(2, pgid)
     );
     for n in 0..SERVICES {
         let lines = logged(&tree.join(format!("s{n}/log/main")));

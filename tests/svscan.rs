@@ -24,51 +24,6 @@ const GHOST_WARNING: &str = "svscan: warning: unable to stat ghost: file does no
 
 // ---------------------------------------------------------------- /proc --
 
-/// Fields after the `(comm)` of /proc/PID/stat: state, ppid, pgrp, ...
-fn stat_fields(pid: i32) -> Option<Vec<String>> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(
-        s.rsplit(')')
-            .next()?
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-    )
-}
-
-fn all_pids() -> Vec<i32> {
-    fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .collect()
-}
-
-/// Live (not zombie) processes of process group `pgid`.
-fn group_members(pgid: i32) -> Vec<i32> {
-    all_pids()
-        .into_iter()
-        .filter(|&pid| {
-            stat_fields(pid).is_some_and(|f| {
-                f.first().is_some_and(|s| s != "Z" && s != "X")
-                    && f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
-            })
-        })
-        .collect()
-}
-
-/// Live children of `ppid`.
-fn children(ppid: i32) -> Vec<i32> {
-    all_pids()
-        .into_iter()
-        .filter(|&pid| {
-            stat_fields(pid).is_some_and(|f| {
-                f.first().is_some_and(|s| s != "Z" && s != "X")
-                    && f.get(1).and_then(|g| g.parse::<i32>().ok()) == Some(ppid)
-            })
-        })
-        .collect()
-}
-
 fn cmdline(pid: i32) -> Vec<String> {
     fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| {
@@ -103,7 +58,7 @@ fn end_group(pgid: i32, first: &[i32]) {
     common::kill_all(first);
     let end = Instant::now() + Duration::from_secs(10);
     loop {
-        let members = group_members(pgid);
+        let members = common::procs_with(2, pgid);
         if members.is_empty() || Instant::now() >= end {
             return;
         }
@@ -223,7 +178,7 @@ impl Tree {
 
     /// Children of svscan with their argv.
     fn kids(&self) -> Vec<(i32, Vec<String>)> {
-        children(self.pid())
+        common::procs_with(1, self.pid())
             .into_iter()
             .map(|p| (p, cmdline(p)))
             .collect()

@@ -33,31 +33,6 @@ fn boot_env() -> String {
     }
 }
 
-fn stat_fields(pid: i32) -> Option<Vec<String>> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(
-        s.rsplit(')')
-            .next()?
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-    )
-}
-
-/// Live processes whose field `idx` (1 = ppid, 2 = pgrp) is `want`.
-fn procs_with(idx: usize, want: i32) -> Vec<i32> {
-    fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            stat_fields(pid).is_some_and(|f| {
-                f.first().is_some_and(|s| s != "Z" && s != "X")
-                    && f.get(idx).and_then(|g| g.parse::<i32>().ok()) == Some(want)
-            })
-        })
-        .collect()
-}
-
 fn cmdline(pid: i32) -> Vec<String> {
     let b = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let b = b.strip_suffix(b"\0").unwrap_or(&b);
@@ -82,7 +57,7 @@ fn fd_target(pid: i32, fd: i32) -> String {
 fn end_group(pgid: i32) {
     let end = Instant::now() + Duration::from_secs(10);
     for round in 0.. {
-        let members = procs_with(2, pgid);
+        let members = common::procs_with(2, pgid);
         if members.is_empty() || Instant::now() >= end {
             return;
         }
@@ -202,7 +177,7 @@ fn svscanboot_starts_the_tree_and_shows_errors_in_the_title() {
     let mut title = 0;
     assert!(
         wait_until(LONG, || {
-            for p in procs_with(1, boot.pid()) {
+            for p in common::procs_with(1, boot.pid()) {
                 let a = cmdline(p);
                 if a.len() == 2 && a[0] == "svscan" && a[1] == dir.to_str().unwrap() {
                     scan = p;
@@ -215,7 +190,7 @@ fn svscanboot_starts_the_tree_and_shows_errors_in_the_title() {
             scan != 0 && title != 0
         }),
         "children of svscanboot: {:?}",
-        procs_with(1, boot.pid())
+        common::procs_with(1, boot.pid())
             .into_iter()
             .map(cmdline)
             .collect::<Vec<_>>()
@@ -289,7 +264,7 @@ fn svscanboot_gives_readproctitle_the_scripts_arguments() {
     let mut args = Vec::new();
     assert!(
         wait_until(LONG, || {
-            args = procs_with(1, boot.pid())
+            args = common::procs_with(1, boot.pid())
                 .into_iter()
                 .map(cmdline)
                 .find(|a| a.first().is_some_and(|a0| a0 == "readproctitle"))

@@ -170,6 +170,34 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
+/// The fields after `(comm)` of /proc/PID/stat: state, ppid, pgrp, ...
+pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        s.rsplit(')')
+            .next()?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Live (not zombie) processes whose stat field `idx` (1 = ppid, 2 = pgrp)
+/// is `want`: `procs_with(2, pgid)` is a process group, `procs_with(1,
+/// pid)` the children of pid.
+pub fn procs_with(idx: usize, want: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            stat_fields(pid).is_some_and(|f| {
+                f.first().is_some_and(|s| s != "Z" && s != "X")
+                    && f.get(idx).and_then(|g| g.parse::<i32>().ok()) == Some(want)
+            })
+        })
+        .collect()
+}
+
 /// Kills every process whose pid is in `pids` (by PID, SIGKILL).
 pub fn kill_all(pids: &[i32]) {
     for &p in pids {
