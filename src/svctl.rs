@@ -161,3 +161,33 @@ pub fn run_script(
         }
     }
 }
+
+/// The service's `./shutdown` hook (of an orderly tree shutdown), if it is
+/// an executable file.
+pub fn shutdown_hook(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let hook = dir.join("shutdown");
+    let md = std::fs::metadata(&hook).ok()?;
+    (md.is_file() && md.permissions().mode() & 0o111 != 0).then_some(hook)
+}
+
+/// Runs `hook` (from `shutdown_hook`) in `dir`, bounded by `limit`; a
+/// failure or a non-zero exit becomes `PROG: warning: HOOK exited N` or
+/// `PROG: warning: unable to run HOOK: ERR`.
+pub fn run_shutdown_hook(prog: &str, dir: &Path, hook: &Path, limit: Duration) {
+    use std::os::unix::ffi::OsStrExt;
+    let name = hook.as_os_str().as_bytes();
+    match run_script(prog, dir, "./shutdown", Some(limit)) {
+        Ok(0) => {}
+        Ok(code) => Line::new(prog, "warning")
+            .b(name)
+            .s(" exited ")
+            .s(&code.to_string())
+            .emit(),
+        Err(e) => Line::new(prog, "warning")
+            .s("unable to run ")
+            .b(name)
+            .err(e)
+            .emit(),
+    }
+}

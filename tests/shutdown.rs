@@ -125,6 +125,10 @@ fn verify(tree: &Path, pgid: i32) {
 fn svshutdown_loses_no_line_and_leaves_nothing() {
     let tmp = common::tempdir();
     let tree = make_tree(tmp.path());
+    common::script(
+        &tree.join("s1/shutdown"),
+        "#!/bin/sh\necho hook-ran > shutdown.mark\n",
+    );
     let (mut scan, guard) = start_tree(&tree, &[]);
     let out = common::run(
         common::bin("svshutdown"),
@@ -142,6 +146,10 @@ fn svshutdown_loses_no_line_and_leaves_nothing() {
         "svscan still runs"
     );
     verify(&tree, guard.0);
+    assert_eq!(
+        fs::read_to_string(tree.join("s1/shutdown.mark")).unwrap(),
+        "hook-ran\n"
+    );
 }
 
 /// The opt-in mode: with `SVSCAN_TERM=shutdown`, SIGTERM to svscan runs the

@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -282,6 +281,10 @@ fn join(name: &[u8], tail: &[u8]) -> Vec<u8> {
     v.extend_from_slice(name);
     v.extend_from_slice(tail);
     v
+}
+
+fn as_path(name: &[u8]) -> &Path {
+    Path::new(std::ffi::OsStr::from_bytes(name))
 }
 
 fn warn(parts: &[&[u8]], e: Errno) {
@@ -556,23 +559,12 @@ impl Scanner {
             }
         }
         for l in &logs {
-            let _ = svctl::send(Path::new(std::ffi::OsStr::from_bytes(l)), b"ox");
+            let _ = svctl::send(as_path(l), b"ox");
         }
         for s in &mains {
-            let dir = Path::new(std::ffi::OsStr::from_bytes(s));
-            let hook = dir.join("shutdown");
-            let runnable = std::fs::metadata(&hook)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-            if runnable {
-                match svctl::run_script(PROG, dir, "./shutdown", Some(timeout)) {
-                    Ok(0) => {}
-                    Ok(code) => Line::new(PROG, "warning")
-                        .b(s)
-                        .s("/shutdown exited ")
-                        .s(&code.to_string())
-                        .emit(),
-                    Err(e) => warn(&[b"unable to run ", s, b"/shutdown"], e),
-                }
+            let dir = as_path(s);
+            if let Some(hook) = svctl::shutdown_hook(dir) {
+                svctl::run_shutdown_hook(PROG, dir, &hook, timeout);
             }
             let _ = svctl::send(dir, b"dx");
         }
@@ -583,7 +575,7 @@ impl Scanner {
         };
         if !self.wait_for(timeout, mains_gone) {
             for r in self.records.values().filter(|r| r.pid != 0) {
-                let _ = svctl::send(Path::new(std::ffi::OsStr::from_bytes(&r.name)), b"k");
+                let _ = svctl::send(as_path(&r.name), b"k");
             }
             self.wait_for(KILL_GRACE, mains_gone);
         }
@@ -595,7 +587,7 @@ impl Scanner {
         if !self.wait_for(timeout, logs_gone) {
             for r in self.records.values().filter(|r| r.log_pid != 0) {
                 let l = join(&r.name, b"/log");
-                let _ = svctl::send(Path::new(std::ffi::OsStr::from_bytes(&l)), b"dx");
+                let _ = svctl::send(as_path(&l), b"dx");
             }
             self.wait_for(KILL_GRACE, logs_gone);
         }

@@ -20,7 +20,6 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -182,25 +181,9 @@ impl Tree {
         }
         // services: shutdown hook, then down and exit
         for s in m.services.iter().filter(|s| svctl::running(s)) {
-            let hook = s.join("shutdown");
-            let exec = std::fs::metadata(&hook)
-                .map(|md| md.is_file() && md.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false);
-            if exec {
+            if let Some(hook) = svctl::shutdown_hook(s) {
                 self.info(&[b"running ", self.name(&hook)]);
-                match svctl::run_script(PROG, s, "./shutdown", Some(self.timeout)) {
-                    Ok(0) => {}
-                    Ok(code) => Line::new(PROG, "warning")
-                        .b(self.name(&hook))
-                        .s(" exited ")
-                        .s(&code.to_string())
-                        .emit(),
-                    Err(e) => Line::new(PROG, "warning")
-                        .s("unable to run ")
-                        .b(self.name(&hook))
-                        .err(e)
-                        .emit(),
-                }
+                svctl::run_shutdown_hook(PROG, s, &hook, self.timeout);
             }
             if let Err(p) = svctl::send(s, b"dx") {
                 Line::new(PROG, "warning")
