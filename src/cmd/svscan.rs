@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -234,7 +234,7 @@ fn open_closed_stdio() {
                 if f.as_raw_fd() != fd {
                     let _ = sys::dup2(f.as_raw_fd(), fd);
                 } else {
-                    std::mem::forget(f);
+                    let _ = f.into_raw_fd(); // it is now fd 0, 1 or 2: keep it open
                 }
             }
         }

@@ -16,7 +16,7 @@
 //!
 //! svscanboot waits for both and exits with readproctitle's status.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::fcntl::OFlag;
@@ -59,7 +59,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
             let _ = sys::dup2(null.as_raw_fd(), fd);
         }
         if null.as_raw_fd() < 3 {
-            std::mem::forget(null);
+            let _ = null.into_raw_fd(); // it is one of fds 0-2: keep it open
         }
     }
     let path = path_entry(own_dir().as_deref());
