@@ -5,17 +5,13 @@
 
 pub mod account;
 pub mod args;
-pub mod buffer;
 pub mod cmd;
 pub mod control;
 pub mod exec;
 pub mod filter;
 pub mod fsio;
-pub mod logdir;
-pub mod matcher;
 pub mod msg;
 pub mod status;
-pub mod supervisor;
 pub mod svctl;
 pub mod sys;
 pub mod tai64;

@@ -191,3 +191,92 @@ pub fn run_shutdown_hook(prog: &str, dir: &Path, hook: &Path, limit: Duration) {
             .emit(),
     }
 }
+
+/// Time the tree stop gives what is left after its escalation step.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// What the lossless tree stop needs from its caller (svshutdown, which
+/// watches the tree from outside, and svscan's shutdown mode, which owns
+/// the supervise processes and the log pipes).
+pub trait StopTree {
+    /// The services (`logs` false) or loggers (`logs` true) whose
+    /// supervise still runs.
+    fn left(&mut self, logs: bool) -> Vec<PathBuf>;
+    /// Waits, doing the caller's housekeeping, until `left(logs)` is empty
+    /// or `limit` has passed; true if it became empty.
+    fn wait_empty(&mut self, logs: bool, limit: Duration) -> bool;
+    /// A progress message (`PROG: info: ...`); none by default.
+    fn info(&self, _parts: &[&[u8]]) {}
+}
+
+/// The lossless stop of a whole tree:
+/// 1. every logger gets `svc -ox` (not restarted; its supervise exits once
+///    the logger has read its input to the end and exited);
+/// 2. every service runs its `./shutdown` hook, if executable, and gets
+///    `svc -dx`;
+/// 3. once `timeout` has passed, services still up get `svc -k`;
+/// 4. loggers drain their pipes and exit; those still running after
+///    `timeout` (their input held open by a stray process) get `svc -dx`.
+///
+/// True when every supervise of the tree is gone.
+pub fn stop_tree(t: &mut impl StopTree, prog: &str, timeout: Duration) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    for log in t.left(true) {
+        let _ = send(&log, b"ox");
+    }
+    for dir in t.left(false) {
+        if let Some(hook) = shutdown_hook(&dir) {
+            t.info(&[b"running ", hook.as_os_str().as_bytes()]);
+            run_shutdown_hook(prog, &dir, &hook, timeout);
+        }
+        if let Err(p) = send(&dir, b"dx") {
+            Line::new(prog, "warning")
+                .s("unable to control ")
+                .b(dir.as_os_str().as_bytes())
+                .s(": ")
+                .s(p.text())
+                .emit();
+        }
+    }
+    let services = escalate(t, prog, false, timeout, b"k", ("killing ", ""));
+    let loggers = escalate(
+        t,
+        prog,
+        true,
+        timeout,
+        b"dx",
+        ("input of ", " still open; stopping it"),
+    );
+    services && loggers
+}
+
+/// Waits for one half of the tree; after `timeout` sends `cmds` to what is
+/// left (announced as `pre DIR post`) and waits `KILL_GRACE` more.
+fn escalate(
+    t: &mut impl StopTree,
+    prog: &str,
+    logs: bool,
+    timeout: Duration,
+    cmds: &[u8],
+    (pre, post): (&str, &str),
+) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    if t.wait_empty(logs, timeout) {
+        return true;
+    }
+    for dir in t.left(logs) {
+        let name = dir.as_os_str().as_bytes();
+        t.info(&[pre.as_bytes(), name, post.as_bytes()]);
+        let _ = send(&dir, cmds);
+    }
+    if t.wait_empty(logs, KILL_GRACE) {
+        return true;
+    }
+    for dir in t.left(logs) {
+        Line::new(prog, "warning")
+            .b(dir.as_os_str().as_bytes())
+            .s(" is still supervised")
+            .emit();
+    }
+    false
+}

@@ -1,2 +1,2 @@
 #![cfg_attr(not(test), no_main)]
-daemontools::program!(daemontools::cmd::svcfront::svcrestart);
+daemontools::program!(daemontools::cmd::svcstart::svcrestart);

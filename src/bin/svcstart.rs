@@ -1,2 +1,2 @@
 #![cfg_attr(not(test), no_main)]
-daemontools::program!(daemontools::cmd::svcfront::svcstart);
+daemontools::program!(daemontools::cmd::svcstart::svcstart);

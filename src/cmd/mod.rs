@@ -11,7 +11,7 @@ pub mod setuidgid;
 pub mod softlimit;
 pub mod supervise;
 pub mod svc;
-pub mod svcfront;
+pub mod svcstart;
 pub mod svok;
 pub mod svscan;
 pub mod svscanboot;

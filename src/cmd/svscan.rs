@@ -79,7 +79,6 @@ enum Change {
 }
 /// Default time the opt-in shutdown gives services and loggers to finish.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-const KILL_GRACE: Duration = Duration::from_secs(5);
 
 static ALRM: Flag = Flag::new();
 static TERM: Flag = Flag::new();
@@ -548,49 +547,7 @@ impl Scanner {
     /// Exit 0 when every supervise is gone, 111 otherwise.
     fn shutdown(mut self, timeout: Duration) -> i32 {
         self.reap();
-        let mut logs = Vec::new();
-        let mut mains = Vec::new();
-        for r in self.records.values() {
-            if r.log_pid != 0 {
-                logs.push(join(&r.name, b"/log"));
-            }
-            if r.pid != 0 {
-                mains.push(r.name.clone());
-            }
-        }
-        for l in &logs {
-            let _ = svctl::send(as_path(l), b"ox");
-        }
-        for s in &mains {
-            let dir = as_path(s);
-            if let Some(hook) = svctl::shutdown_hook(dir) {
-                svctl::run_shutdown_hook(PROG, dir, &hook, timeout);
-            }
-            let _ = svctl::send(dir, b"dx");
-        }
-        // services go down; then their pipes close
-        let mains_gone = |sc: &mut Scanner| {
-            sc.close_finished_pipes();
-            sc.records.values().all(|r| r.pid == 0)
-        };
-        if !self.wait_for(timeout, mains_gone) {
-            for r in self.records.values().filter(|r| r.pid != 0) {
-                let _ = svctl::send(as_path(&r.name), b"k");
-            }
-            self.wait_for(KILL_GRACE, mains_gone);
-        }
-        // loggers drain and exit
-        let logs_gone = |sc: &mut Scanner| {
-            sc.close_finished_pipes();
-            sc.records.values().all(|r| r.log_pid == 0)
-        };
-        if !self.wait_for(timeout, logs_gone) {
-            for r in self.records.values().filter(|r| r.log_pid != 0) {
-                let l = join(&r.name, b"/log");
-                let _ = svctl::send(as_path(&l), b"dx");
-            }
-            self.wait_for(KILL_GRACE, logs_gone);
-        }
+        svctl::stop_tree(&mut self, PROG, timeout);
         let mut ok = self.records.values().all(|r| r.pid == 0 && r.log_pid == 0);
         if let Some(sl) = self.selflog.as_mut() {
             // svscan's fds 1 and 2 are the last writers svscan holds
@@ -603,7 +560,7 @@ impl Scanner {
             let gone = |sc: &mut Scanner| sc.selflog.as_ref().is_none_or(|s| s.pid == 0);
             if !self.wait_for(timeout, gone) {
                 let _ = svctl::send(Path::new(".svscan/log"), b"dx");
-                ok &= self.wait_for(KILL_GRACE, gone);
+                ok &= self.wait_for(svctl::KILL_GRACE, gone);
             }
         }
         if ok { 0 } else { EXIT_TEMP }
@@ -632,6 +589,38 @@ impl Scanner {
             }
             self.wait(end.min(Instant::now() + Duration::from_millis(200)));
         }
+    }
+}
+
+/// The tree seen by its owner: a supervise runs while its record has a
+/// pid; a service's log pipe is closed once its supervise is gone, so that
+/// the logger reads to the end of its input.
+impl svctl::StopTree for Scanner {
+    fn left(&mut self, logs: bool) -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = self
+            .records
+            .values()
+            .filter(|r| if logs { r.log_pid != 0 } else { r.pid != 0 })
+            .map(|r| {
+                let name = if logs {
+                    join(&r.name, b"/log")
+                } else {
+                    r.name.clone()
+                };
+                as_path(&name).to_path_buf()
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn wait_empty(&mut self, logs: bool, limit: Duration) -> bool {
+        self.wait_for(limit, |sc| {
+            sc.close_finished_pipes();
+            sc.records
+                .values()
+                .all(|r| if logs { r.log_pid == 0 } else { r.pid == 0 })
+        })
     }
 }
 

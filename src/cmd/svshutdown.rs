@@ -32,7 +32,6 @@ use crate::svctl;
 
 const PROG: &str = "svshutdown";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-const KILL_GRACE: Duration = Duration::from_secs(5);
 
 fn usage() -> ! {
     msg::usage(PROG, "svshutdown [-q] [-t seconds] [dir]")
@@ -122,29 +121,6 @@ impl Tree {
         Ok(m)
     }
 
-    /// Waits until no supervise runs on any of `dirs`; after the timeout
-    /// sends `escalate` to those left and waits a little more.
-    fn wait_gone(&self, dirs: &[PathBuf], escalate: &[u8], pre: &str, post: &str) -> bool {
-        let all_gone = || dirs.iter().all(|d| !svctl::running(d));
-        if wait_for(self.timeout, all_gone) {
-            return true;
-        }
-        for d in dirs.iter().filter(|d| svctl::running(d)) {
-            self.info(&[pre.as_bytes(), self.name(d), post.as_bytes()]);
-            let _ = svctl::send(d, escalate);
-        }
-        if wait_for(KILL_GRACE, all_gone) {
-            return true;
-        }
-        for d in dirs.iter().filter(|d| svctl::running(d)) {
-            Line::new(PROG, "warning")
-                .b(self.name(d))
-                .s(" is still supervised")
-                .emit();
-        }
-        false
-    }
-
     fn run(&self) -> bool {
         let scanners = scanners_of(&self.dir);
         for pid in &scanners {
@@ -175,31 +151,31 @@ impl Tree {
                 return false;
             }
         };
-        // loggers: no restart, supervise exits with the logger
-        for log in m.logs.iter().filter(|l| svctl::running(l)) {
-            let _ = svctl::send(log, b"ox");
-        }
-        // services: shutdown hook, then down and exit
-        for s in m.services.iter().filter(|s| svctl::running(s)) {
-            if let Some(hook) = svctl::shutdown_hook(s) {
-                self.info(&[b"running ", self.name(&hook)]);
-                svctl::run_shutdown_hook(PROG, s, &hook, self.timeout);
-            }
-            if let Err(p) = svctl::send(s, b"dx") {
-                Line::new(PROG, "warning")
-                    .s("unable to control ")
-                    .b(self.name(s))
-                    .s(": ")
-                    .s(p.text())
-                    .emit();
-            }
-        }
-        // services go down; after the timeout they are killed
-        ok &= self.wait_gone(&m.services, b"k", "killing ", "");
-        // loggers drain their pipes and exit at end of input; a pipe still
-        // held open by a stray process gets its logger stopped
-        ok &= self.wait_gone(&m.logs, b"dx", "input of ", " still open; stopping it");
-        ok
+        let mut stop = Stop { tree: self, m };
+        ok & svctl::stop_tree(&mut stop, PROG, self.timeout)
+    }
+}
+
+/// The tree seen from outside: a supervise runs on a directory while
+/// something reads its `supervise/ok`.
+struct Stop<'a> {
+    tree: &'a Tree,
+    m: Members,
+}
+
+impl svctl::StopTree for Stop<'_> {
+    fn left(&mut self, logs: bool) -> Vec<PathBuf> {
+        let dirs = if logs { &self.m.logs } else { &self.m.services };
+        dirs.iter().filter(|d| svctl::running(d)).cloned().collect()
+    }
+
+    fn wait_empty(&mut self, logs: bool, limit: Duration) -> bool {
+        let dirs = if logs { &self.m.logs } else { &self.m.services };
+        wait_for(limit, || dirs.iter().all(|d| !svctl::running(d)))
+    }
+
+    fn info(&self, parts: &[&[u8]]) {
+        self.tree.info(parts)
     }
 }
 

@@ -1,0 +1,538 @@
+//! A multilog log directory: set-up and crash recovery, the write path
+//! (`c_write` and daemontools' 512-byte output buffer), rotation, archive
+//! naming (`finish`), retention (`filesfit`) and the processor protocol.
+//!
+//! # The write model
+//! Which bytes land in which file depends on how data reaches `current`:
+//! every chunk handed to `c_write` may be cut at its last newline once the
+//! file is within 2000 bytes of the size limit, and a chunk that ends in a
+//! newline there closes the file. The chunks are what daemontools' 512-byte
+//! buffer hands over: its flushes (buffer full, a window of more than 512
+//! bytes written straight through, and the flush before every read).
+//!
+//! This module reproduces those chunks exactly, but does not issue one
+//! write(2) per chunk. `pend` holds, in order, the bytes already passed
+//! through the model `c_write` (`pend[..committed]`, "committed": part of
+//! `current` as far as the model is concerned) followed by the model's
+//! 512-byte buffer (`pend[committed..]`). Committed bytes reach the file
+//! with one write(2) when there are many of them, before a rotation, before
+//! multilog reads its input again, and at exit. The file contents, the
+//! rotation points and the archive boundaries are therefore those of the
+//! reference; only the number of write(2) calls differs.
+
+use std::ffi::CString;
+use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, AtFlags, Flock, OFlag};
+use nix::sys::signal::Signal;
+use nix::sys::stat::{FchmodatFlags, Mode};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::ForkResult;
+
+use super::script::Settings;
+use super::{PROG, block_term_alrm, mark_slow, pause};
+use crate::fsio;
+use crate::msg::{self, EXIT_TEMP, Line};
+use crate::sys;
+use crate::tai64::Tai64n;
+
+/// Size of daemontools' per-directory output buffer.
+pub const OUTBUF: usize = 512;
+
+/// Committed bytes are written out once this many have gathered.
+const WRITE_HIGH: usize = 64 * 1024;
+
+fn fatal(parts: &[&[u8]], e: Errno) -> ! {
+    msg::fatal(PROG, parts, e)
+}
+
+/// Retries `f` until it succeeds, pausing with `parts` after each failure.
+fn retry<T>(parts: &[&[u8]], mut f: impl FnMut() -> Result<T, Errno>) -> T {
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) => pause(parts, Some(e)),
+        }
+    }
+}
+
+fn mode(bits: u32) -> Mode {
+    Mode::from_bits_truncate(bits as _)
+}
+
+fn chmod(path: &[u8], bits: u32) -> Result<(), Errno> {
+    nix::sys::stat::fchmodat(AT_FDCWD, path, mode(bits), FchmodatFlags::FollowSymlink)
+}
+
+fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
+    nix::fcntl::renameat(AT_FDCWD, from, AT_FDCWD, to)
+}
+
+/// fchmod that reports a failed call as its errno.
+fn fchmod(fd: &OwnedFd, bits: u32) -> Result<(), Errno> {
+    nix::sys::stat::fchmod(fd, mode(bits))
+}
+
+/// `fd_move`: puts `fd` on descriptor number `to` (without close-on-exec).
+fn move_fd(fd: OwnedFd, to: RawFd) -> Result<(), Errno> {
+    let raw = fd.into_raw_fd();
+    if raw != to {
+        sys::dup2(raw, to)?;
+        sys::close(raw);
+    }
+    Ok(())
+}
+
+/// One log directory, set up and locked.
+pub struct LogDir<'a> {
+    pub name: &'a [u8],
+    size: u64,
+    num: u64,
+    /// `sh -c CMD` as C strings, built before any fork.
+    processor: Option<[CString; 3]>,
+    processor_text: &'a [u8],
+    dirfd: OwnedFd,
+    _lock: Option<Flock<OwnedFd>>,
+    current: Option<OwnedFd>,
+    /// The size of `current` as the model sees it.
+    bytes: u64,
+    /// Committed bytes, then the model's 512-byte buffer.
+    pend: Vec<u8>,
+    committed: usize,
+    /// The selection flag at this directory's position, for the current line.
+    pub selected: bool,
+}
+
+impl<'a> LogDir<'a> {
+    /// Sets up directory `name` (relative to `startdir`): mkdir, lock, and
+    /// either the clean start or the crash recovery. Errors are fatal.
+    pub fn open(startdir: &OwnedFd, name: &'a [u8], set: Settings<'a>) -> LogDir<'a> {
+        if let Err(e) = nix::unistd::fchdir(startdir) {
+            fatal(&[b"unable to switch to starting directory"], e);
+        }
+        let _ = nix::unistd::mkdir(name, mode(0o700));
+        let dirfd = fsio::open_read(name)
+            .and_then(|fd| nix::unistd::fchdir(&fd).map(|()| fd))
+            .unwrap_or_else(|e| fatal(&[b"unable to open directory ", name], e));
+        let _ = fsio::coe(&dirfd);
+        let lock = fsio::open_append(b"lock")
+            .and_then(|fd| fsio::lock_ex(fd, false))
+            .unwrap_or_else(|e| fatal(&[b"unable to lock directory ", name], e));
+        let _ = fsio::coe(&*lock);
+
+        let processor = set.processor.map(|p| {
+            [
+                CString::new("sh").expect("no NUL"),
+                CString::new("-c").expect("no NUL"),
+                crate::exec::cstring(p),
+            ]
+        });
+        let mut d = LogDir {
+            name,
+            size: set.size,
+            num: set.num,
+            processor,
+            processor_text: set.processor.unwrap_or(b""),
+            dirfd,
+            _lock: Some(lock),
+            current: None,
+            bytes: 0,
+            pend: Vec::with_capacity(WRITE_HIGH + 4 * OUTBUF + 2048),
+            committed: 0,
+            selected: false,
+        };
+        d.restart();
+        d
+    }
+
+    /// The start-up decision: append to a cleanly closed `current`, or
+    /// recover what a crash left behind.
+    fn restart(&mut self) {
+        let name = self.name;
+        match nix::sys::stat::stat("current") {
+            Err(Errno::ENOENT) => {}
+            Err(e) => fatal(&[b"unable to stat ", name, b"/current"], e),
+            Ok(st) if st.st_mode & 0o100 != 0 => {
+                let fd = fsio::open_append(b"current")
+                    .unwrap_or_else(|e| fatal(&[b"unable to append to ", name, b"/current"], e));
+                if let Err(e) = fchmod(&fd, 0o644) {
+                    fatal(&[b"unable to set mode of ", name, b"/current"], e);
+                }
+                let _ = fsio::coe(&fd);
+                self.current = Some(fd);
+                self.bytes = st.st_size as u64;
+                return;
+            }
+            Ok(_) => {}
+        }
+
+        let _ = nix::unistd::unlink("state");
+        let _ = nix::unistd::unlink("newstate");
+        let processed_done = match nix::sys::stat::stat("processed") {
+            Err(Errno::ENOENT) => false,
+            Err(e) => fatal(&[b"unable to stat ", name, b"/processed"], e),
+            Ok(st) => st.st_mode & 0o100 != 0,
+        };
+        if processed_done {
+            let _ = nix::unistd::unlink("previous");
+            self.finish(b"processed", b's');
+        } else {
+            let _ = nix::unistd::unlink("processed");
+            self.finish(b"previous", b'u');
+        }
+        self.finish(b"current", b'u');
+
+        match fsio::open_trunc(b"state") {
+            Ok(fd) => drop(fd),
+            Err(e) => fatal(&[b"unable to write to ", name, b"/state"], e),
+        }
+        let fd = fsio::open_append(b"current")
+            .unwrap_or_else(|e| fatal(&[b"unable to write to ", name, b"/current"], e));
+        if let Err(e) = fchmod(&fd, 0o644) {
+            fatal(&[b"unable to set mode of ", name, b"/current"], e);
+        }
+        let _ = fsio::coe(&fd);
+        self.current = Some(fd);
+        self.bytes = 0;
+    }
+
+    /// The model size of `current` (SIGALRM rotates only when it is > 0).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// `buffer_put` of the window (at most 1000 bytes).
+    #[inline]
+    pub fn put(&mut self, data: &[u8]) {
+        if data.len() > OUTBUF - (self.pend.len() - self.committed) {
+            self.flush();
+        }
+        self.pend.extend_from_slice(data);
+        if data.len() > OUTBUF {
+            // Larger than the buffer: daemontools writes it straight through.
+            self.flush();
+        }
+    }
+
+    /// `put(&line[..n - 1])` then `putc(b'\n')` for a `line` of n bytes
+    /// ending in its newline (at most 1001 bytes): one copy when both fit
+    /// in the model buffer, which is the common case.
+    #[inline]
+    pub fn put_line(&mut self, line: &[u8]) {
+        if line.len() <= OUTBUF - (self.pend.len() - self.committed) {
+            self.pend.extend_from_slice(line);
+        } else {
+            let (last, text) = line.split_last().expect("a line ends in its newline");
+            self.put(text);
+            self.putc(*last);
+        }
+    }
+
+    /// `buffer_PUTC` of each byte of `data`, in order.
+    #[inline]
+    pub fn put_bytes(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let mut used = self.pend.len() - self.committed;
+            if used == OUTBUF {
+                self.flush();
+                used = 0;
+            }
+            let n = (OUTBUF - used).min(data.len());
+            self.pend.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+    }
+
+    /// `buffer_PUTC`.
+    #[inline]
+    pub fn putc(&mut self, c: u8) {
+        if self.pend.len() - self.committed == OUTBUF {
+            self.flush();
+        }
+        self.pend.push(c);
+    }
+
+    /// `buffer_flush`: hands the model buffer to `c_write` until it is empty.
+    pub fn flush(&mut self) {
+        while self.committed < self.pend.len() {
+            self.c_write();
+        }
+        if self.committed >= WRITE_HIGH {
+            self.write_out();
+        }
+    }
+
+    /// Flushes the model buffer and writes every committed byte to
+    /// `current` (before multilog blocks in read, and at exit).
+    pub fn flush_out(&mut self) {
+        self.flush();
+        self.write_out();
+    }
+
+    /// The reference `c_write` on the model buffer's contents: rotate when
+    /// full, cap at the size limit, cut at the last newline near the limit,
+    /// commit, and rotate after a newline near the limit.
+    fn c_write(&mut self) {
+        if self.bytes >= self.size {
+            self.rotate();
+        }
+        let start = self.committed;
+        let mut k = (self.pend.len() - start) as u64;
+        if k >= self.size - self.bytes {
+            k = self.size - self.bytes;
+        }
+        if self.bytes + k >= self.size - 2000 {
+            if let Some(i) = memchr::memrchr(b'\n', &self.pend[start..start + k as usize]) {
+                k = i as u64 + 1;
+            }
+        }
+        self.committed += k as usize;
+        self.bytes += k;
+        if self.bytes >= self.size - 2000 && self.pend[self.committed - 1] == b'\n' {
+            self.rotate();
+        }
+    }
+
+    /// Writes the committed bytes to `current`, pausing on every failure
+    /// (disk full, EIO, EFBIG) and never dropping a byte.
+    fn write_out(&mut self) {
+        mark_slow();
+        let mut done = 0;
+        while done < self.committed {
+            let fd = self.current.as_ref().expect("current is open");
+            match nix::unistd::write(fd, &self.pend[done..self.committed]) {
+                Ok(n) if n > 0 => done += n,
+                r => {
+                    let e = r.err().unwrap_or_else(Errno::last);
+                    pause(&[b"unable to write to ", self.name, b"/current"], Some(e));
+                }
+            }
+        }
+        let tail = self.pend.len() - self.committed;
+        self.pend.copy_within(self.committed.., 0);
+        self.pend.truncate(tail);
+        self.committed = 0;
+    }
+
+    /// fsync of the directory itself after renames and links: not in 0.76
+    /// (spec §6.15 item 4); it only makes the names durable. Best effort.
+    fn sync_dir(&self) {
+        let _ = nix::unistd::fsync(&self.dirfd);
+    }
+
+    /// Rotation ("current is full"), each step retried until it works.
+    pub fn rotate(&mut self) {
+        mark_slow();
+        self.write_out();
+        let name = self.name;
+        retry(&[b"unable to switch to ", name], || {
+            nix::unistd::fchdir(&self.dirfd)
+        });
+        {
+            let cur = self.current.as_ref().expect("current is open");
+            retry(&[b"unable to write ", name, b"/current to disk"], || {
+                nix::unistd::fsync(cur)
+            });
+        }
+        self.current = None;
+        retry(
+            &[b"unable to rename current to previous in directory ", name],
+            || rename(b"current", b"previous"),
+        );
+        self.sync_dir();
+        let fd = retry(&[b"unable to create ", name, b"/current"], || {
+            fsio::open_append(b"current")
+        });
+        let _ = fsio::coe(&fd);
+        self.bytes = 0;
+        retry(&[b"unable to set mode of ", name, b"/current"], || {
+            fchmod(&fd, 0o644)
+        });
+        self.current = Some(fd);
+        retry(&[b"unable to set mode of ", name, b"/previous"], || {
+            chmod(b"previous", 0o744)
+        });
+
+        if self.processor.is_none() {
+            self.finish(b"previous", b's');
+            return;
+        }
+        self.run_processor();
+        let fd = retry(&[b"unable to create ", name, b"/processed"], || {
+            fsio::open_append(b"processed")
+        });
+        retry(&[b"unable to write ", name, b"/processed to disk"], || {
+            nix::unistd::fsync(&fd)
+        });
+        retry(&[b"unable to set mode of ", name, b"/processed"], || {
+            fchmod(&fd, 0o744)
+        });
+        drop(fd);
+        let fd = retry(&[b"unable to create ", name, b"/newstate"], || {
+            fsio::open_append(b"newstate")
+        });
+        retry(&[b"unable to write ", name, b"/newstate to disk"], || {
+            nix::unistd::fsync(&fd)
+        });
+        drop(fd);
+        retry(&[b"unable to remove ", name, b"/previous"], || {
+            nix::unistd::unlink("previous")
+        });
+        retry(
+            &[b"unable to rename newstate to state in directory ", name],
+            || rename(b"newstate", b"state"),
+        );
+        self.sync_dir();
+        self.finish(b"processed", b's');
+    }
+
+    /// Runs the processor until it exits 0 (§6.10), pausing after every
+    /// failure.
+    fn run_processor(&self) {
+        let name = self.name;
+        let argv = self.processor.as_ref().expect("processor set");
+        loop {
+            let pid = loop {
+                match sys::fork() {
+                    Ok(ForkResult::Child) => {
+                        let e = start_processor(argv);
+                        Line::new(PROG, "fatal")
+                            .s("unable to run ")
+                            .b(self.processor_text)
+                            .err(e)
+                            .exit_child(EXIT_TEMP);
+                    }
+                    Ok(ForkResult::Parent { child }) => break child,
+                    Err(e) => pause(&[b"unable to fork for processor in ", name], Some(e)),
+                }
+            };
+            let st = loop {
+                match nix::sys::wait::waitpid(pid, None) {
+                    Err(Errno::EINTR) => continue,
+                    r => break r,
+                }
+            };
+            match st {
+                Err(e) => pause(&[b"wait failed for processor in ", name], Some(e)),
+                Ok(WaitStatus::Signaled(..)) => {
+                    // 0.76 prints whatever errno is left over here.
+                    pause(&[b"processor crashed in ", name], Some(Errno::last()));
+                }
+                Ok(WaitStatus::Exited(_, 0)) => return,
+                Ok(_) => {}
+            }
+            pause(&[b"processor failed in ", name], None);
+        }
+    }
+
+    /// finish(F, code): give F its archive name `@<stamp>.<code>` (unless
+    /// it has other links), remove F, then trim to fewer than n archives.
+    fn finish(&mut self, file: &[u8], code: u8) {
+        let name = self.name;
+        let st = loop {
+            match nix::sys::stat::stat(file) {
+                Ok(st) => break st,
+                Err(Errno::ENOENT) => return,
+                Err(e) => pause(&[b"unable to stat ", name, b"/", file], Some(e)),
+            }
+        };
+        if st.st_nlink == 1 {
+            loop {
+                let mut target = [0u8; 27];
+                target[..25].copy_from_slice(&Tai64n::now().fmt());
+                target[25] = b'.';
+                target[26] = code;
+                match nix::unistd::linkat(AT_FDCWD, file, AT_FDCWD, &target[..], AtFlags::empty()) {
+                    Ok(()) => break,
+                    Err(e) => pause(&[b"unable to link to ", name, b"/", &target], Some(e)),
+                }
+            }
+        }
+        retry(&[b"unable to remove ", name, b"/", file], || {
+            nix::unistd::unlink(file)
+        });
+        self.sync_dir();
+        loop {
+            match filesfit(self.num) {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => pause(&[b"unable to read ", name], Some(e)),
+            }
+        }
+    }
+
+    /// The exit sequence for this directory: flush, fsync, mode 0744.
+    pub fn quit(&mut self) {
+        self.flush_out();
+        let name = self.name;
+        let cur = self.current.as_ref().expect("current is open");
+        retry(&[b"unable to write ", name, b"/current to disk"], || {
+            nix::unistd::fsync(cur)
+        });
+        retry(&[b"unable to set mode of ", name, b"/current"], || {
+            fchmod(cur, 0o744)
+        });
+    }
+}
+
+/// The processor child (§6.10): TERM and ALRM back to default and
+/// unblocked, `previous` on fd 0, `processed` on 1, `state` on 4,
+/// `newstate` on 5, then `/bin/sh -c CMD`. Returns only on failure.
+fn start_processor(argv: &[CString; 3]) -> Errno {
+    let _ = sys::uncatch(Signal::SIGTERM);
+    let _ = sys::uncatch(Signal::SIGALRM);
+    block_term_alrm(false);
+    let setup = || -> Result<(), Errno> {
+        move_fd(fsio::open_read(b"previous")?, 0)?;
+        move_fd(fsio::open_trunc(b"processed")?, 1)?;
+        move_fd(fsio::open_read(b"state")?, 4)?;
+        move_fd(fsio::open_trunc(b"newstate")?, 5)?;
+        Ok(())
+    };
+    if let Err(e) = setup() {
+        return e;
+    }
+    match nix::unistd::execv(c"/bin/sh", argv) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    }
+}
+
+/// filesfit: counts the archive-like names (`@`, 25 bytes or more) in the
+/// working directory; when there are `num` or more, removes the first one
+/// (in directory order) that starts with the smallest name's first 25
+/// bytes. Ok(true) = fits, Ok(false) = removed one, Err = unreadable.
+fn filesfit(num: u64) -> Result<bool, Errno> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut oldest = [0u8; 25];
+    oldest[..2].copy_from_slice(b"@z");
+    let mut oldest_len = 2;
+    let mut count: u64 = 0;
+    let mut dir = nix::dir::Dir::open(".", flags, Mode::empty())?;
+    for ent in dir.iter() {
+        let ent = ent?;
+        let n = ent.file_name().to_bytes();
+        if n.first() == Some(&b'@') && n.len() >= 25 {
+            count += 1;
+            if n < &oldest[..oldest_len] {
+                oldest.copy_from_slice(&n[..25]);
+                oldest_len = 25;
+            }
+        }
+    }
+    drop(dir);
+    if count < num {
+        return Ok(true);
+    }
+    let mut dir = nix::dir::Dir::open(".", flags, Mode::empty())?;
+    for ent in dir.iter() {
+        let ent = ent?;
+        let n = ent.file_name().to_bytes();
+        if n.first() == Some(&b'@') && n.len() >= 25 && n.starts_with(&oldest[..oldest_len]) {
+            let _ = nix::unistd::unlink(n);
+            break;
+        }
+    }
+    Ok(false)
+}

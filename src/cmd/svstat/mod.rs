@@ -1,0 +1,82 @@
+//! `svstat dir ...`: one status line per directory on stdout.
+
+use nix::errno::Errno;
+
+mod buffer;
+
+use crate::fsio;
+use crate::msg::{self, errstr};
+use crate::status::{self, Status};
+use crate::sys;
+use buffer::BufOut;
+
+const PROG: &str = "svstat";
+
+type Out = BufOut<std::os::fd::BorrowedFd<'static>>;
+
+pub fn main(args: &[&[u8]]) -> i32 {
+    let dirs = args.get(1..).unwrap_or(&[]);
+    // Opened even when there is no directory: 0.76 fails the same way.
+    let here = fsio::open_read(b".")
+        .unwrap_or_else(|e| msg::fatal(PROG, &[b"unable to open current directory"], e));
+    // 0.76's 1024-byte stdout buffer, filled piece by piece as it does, so
+    // the write(2) calls fall at the same points. Write errors are ignored
+    // as there (a closed pipe kills us with SIGPIPE, as it kills 0.76).
+    let mut out = BufOut::new(sys::fd(1), 1024);
+    for dir in dirs {
+        let _ = out.put(dir);
+        let _ = out.put(b": ");
+        describe(&mut out, dir);
+        let _ = out.put(b"\n");
+        if let Err(e) = nix::unistd::fchdir(&here) {
+            // 0.76 dies without flushing what is still buffered.
+            msg::fatal(PROG, &[b"unable to set directory"], e);
+        }
+    }
+    let _ = out.flush();
+    0
+}
+
+/// A problem text, put in 0.76's two pieces: `what` and then `detail`
+/// (an errno text or `bad format`).
+fn problem(out: &mut Out, what: &str, detail: Option<&str>) {
+    let _ = out.put(what.as_bytes());
+    if let Some(d) = detail {
+        let _ = out.put(d.as_bytes());
+    }
+}
+
+/// Appends the status text of `dir`.
+fn describe(out: &mut Out, dir: &[u8]) {
+    if let Err(e) = nix::unistd::chdir(dir) {
+        return problem(out, "unable to chdir: ", Some(errstr(e)));
+    }
+    let normally_up = match nix::sys::stat::stat("down") {
+        Ok(_) => false,
+        Err(Errno::ENOENT) => true,
+        Err(e) => return problem(out, "unable to stat down: ", Some(errstr(e))),
+    };
+    match fsio::open_write(b"supervise/ok") {
+        Ok(_) => {}
+        Err(Errno::ENXIO) => return problem(out, "supervise not running", None),
+        Err(e) => return problem(out, "unable to open supervise/ok: ", Some(errstr(e))),
+    }
+    let fd = match fsio::open_read(b"supervise/status") {
+        Ok(fd) => fd,
+        Err(e) => return problem(out, "unable to open supervise/status: ", Some(errstr(e))),
+    };
+    let mut rec = [0u8; status::LEN];
+    let r = fsio::read(&fd, &mut rec);
+    drop(fd);
+    match r {
+        Ok(n) if n == status::LEN => {}
+        Ok(_) => return problem(out, "unable to read supervise/status: ", Some("bad format")),
+        // Deliberate difference: 0.76 formats stale buffer bytes here.
+        Err(e) => return problem(out, "unable to read supervise/status: ", Some(errstr(e))),
+    }
+    // time(2) per directory, after the read, as 0.76's tai_now.
+    let now = sys::unix_time();
+    Status::decode(&rec).describe_pieces(normally_up, now, |p| {
+        let _ = out.put(p);
+    });
+}

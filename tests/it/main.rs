@@ -1,0 +1,28 @@
+//! The integration tests: one program (one build, one link) with a module
+//! per area. They run the built binaries in temporary directories, side by
+//! side with Debian's daemontools where it is installed (`support`).
+//!
+//! Tests marked `#[ignore]` are the long tier: `cargo test --profile ci --
+//! --ignored` (or `--include-ignored` for everything).
+
+mod support;
+
+mod frontends;
+mod install;
+mod multilog;
+mod multilog_crash;
+mod multilog_diskfull;
+mod readproctitle;
+mod shutdown;
+mod status_golden;
+mod supervise;
+mod supervise_audit;
+mod svscan;
+mod svscanboot;
+mod tai64n;
+mod tools_envdir;
+mod tools_fghack;
+mod tools_ids;
+mod tools_path;
+mod tools_setlock;
+mod tools_softlimit;

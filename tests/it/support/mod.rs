@@ -1,0 +1,208 @@
+//! Shared helpers for the integration tests: our binaries by path, the
+//! reference binaries when installed, temp dirs, polling with a deadline,
+//! and child processes that are always ended by PID.
+pub mod logs;
+pub mod svdir;
+pub mod tools;
+
+use std::ffi::OsStr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of one of our programs, as built for this test run.
+pub fn bin(name: &str) -> PathBuf {
+    // CARGO_BIN_EXE_<name> is set for integration tests at compile time;
+    // all binaries sit in the same directory.
+    let any = PathBuf::from(env!("CARGO_BIN_EXE_svc"));
+    any.parent().unwrap().join(name)
+}
+
+/// The directory holding our programs (to put first in PATH).
+pub fn bin_dir() -> PathBuf {
+    bin("svc").parent().unwrap().to_path_buf()
+}
+
+/// PATH with our programs first.
+pub fn our_path() -> String {
+    format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir().display())
+}
+
+/// Debian's reference binary (`/usr/bin/NAME`) if the daemontools
+/// package is installed; tests comparing against it skip otherwise.
+pub fn reference(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin").join(name);
+    // Make sure it is daemontools' program, not a same-named other one.
+    if p.exists() && Path::new("/usr/share/doc/daemontools").exists() {
+        Some(p)
+    } else {
+        None
+    }
+}
+
+/// Prints why a test is skipped (visible with --nocapture).
+pub fn skip(why: &str) {
+    eprintln!("SKIP: {why}");
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("dtrs").tempdir().unwrap()
+}
+
+/// Polls `cond` until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Generous deadline for things that take a second or two on an idle
+/// machine (robust on a loaded 2-core box).
+pub const LONG: Duration = Duration::from_secs(20);
+
+/// A child process that is killed (SIGKILL, by PID) and reaped on drop,
+/// so no test leaves a process behind, even when it fails.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `sig` to the process.
+    pub fn signal(&self, sig: i32) {
+        send_signal(self.pid(), sig);
+    }
+
+    /// Waits up to `limit` for the process to exit; returns its status.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            send_signal(self.pid(), 9);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// kill(2) by PID.
+pub fn send_signal(pid: i32, sig: i32) {
+    let sig = nix::sys::signal::Signal::try_from(sig).ok();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+}
+
+/// Starts `prog args` in `cwd` with stdio as given; stdin is /dev/null
+/// unless set by `f`. The process is put in its own process group so that
+/// a test can end it and everything it started.
+pub fn spawn(
+    prog: impl AsRef<OsStr>,
+    args: &[&str],
+    cwd: &Path,
+    f: impl FnOnce(&mut Command),
+) -> Proc {
+    let mut c = Command::new(prog);
+    c.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .env("PATH", our_path());
+    c.process_group(0);
+    f(&mut c);
+    Proc {
+        child: c.spawn().expect("spawn"),
+    }
+}
+
+/// Runs a program to completion with PATH set to ours first.
+pub fn run(prog: impl AsRef<OsStr>, args: &[&str], cwd: &Path) -> Output {
+    Command::new(prog)
+        .args(args)
+        .current_dir(cwd)
+        .env("PATH", our_path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run")
+}
+
+/// Writes an executable script.
+pub fn script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X"))
+        }
+        Err(_) => false,
+    }
+}
+
+/// The fields after `(comm)` of /proc/PID/stat: state, ppid, pgrp, ...
+pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        s.rsplit(')')
+            .next()?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Live (not zombie) processes whose stat field `idx` (1 = ppid, 2 = pgrp)
+/// is `want`: `procs_with(2, pgid)` is a process group, `procs_with(1,
+/// pid)` the children of pid.
+pub fn procs_with(idx: usize, want: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            stat_fields(pid).is_some_and(|f| {
+                f.first().is_some_and(|s| s != "Z" && s != "X")
+                    && f.get(idx).and_then(|g| g.parse::<i32>().ok()) == Some(want)
+            })
+        })
+        .collect()
+}
+
+/// Kills every process whose pid is in `pids` (by PID, SIGKILL).
+pub fn kill_all(pids: &[i32]) {
+    for &p in pids {
+        if p > 0 {
+            send_signal(p, 9);
+        }
+    }
+}
