@@ -7,6 +7,7 @@
 
 mod support;
 
+mod container;
 mod frontends;
 mod install;
 mod multilog;

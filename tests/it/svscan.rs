@@ -789,3 +789,178 @@ fn directory_built_in_place_still_gets_its_log() {
     )
     .is_ok_and(|s| s == "slow says hi\n")));
 }
+
+/// Whether `pid` is blocked in poll(2)/ppoll(2) with no timeout: what an
+/// idle svscan does (x86_64 syscall numbers; /proc/PID/syscall shows the
+/// number and arguments of a blocked call).
+#[cfg(target_arch = "x86_64")]
+fn sleeps_without_timeout(pid: i32) -> bool {
+    let Ok(s) = fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    let f: Vec<&str> = s.split_whitespace().collect();
+    match f.as_slice() {
+        // poll(fds, nfds, timeout): timeout -1 (an int)
+        ["7", _, _, t, ..] => *t == "0xffffffff" || *t == "0xffffffffffffffff",
+        // ppoll(fds, nfds, tmo_p, ...): tmo_p NULL
+        ["271", _, _, t, ..] => *t == "0x0",
+        _ => false,
+    }
+}
+
+/// An idle tree costs nothing: with inotify for the pickup and SIGCHLD for
+/// the reaping, svscan blocks in poll with no timeout at all (0.76 wakes
+/// every 5 seconds). A dead supervise arms a retry, after which it sleeps
+/// without a timeout again.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn idle_tree_sleeps_without_a_timer() {
+    let mut t = Tree::new();
+    t.add("a", SLEEPER, Some(CAT_LOG));
+    t.add("b", SLEEPER, None);
+    t.start(&[]);
+    assert!(t.wait_svok("a", LONG) && t.wait_svok("a/log", LONG) && t.wait_svok("b", LONG));
+    assert!(
+        wait_until(LONG, || sleeps_without_timeout(t.pid())),
+        "svscan does not sleep untimed: {:?}",
+        fs::read_to_string(format!("/proc/{}/syscall", t.pid()))
+    );
+    // a killed supervise is restarted by the retry timer, without SIGALRM
+    let sup = t.supervise_of("b").unwrap();
+    let svc = status_pid(&t.path("b/supervise/status"));
+    support::send_signal(sup, 9);
+    support::send_signal(svc, 9);
+    assert!(
+        wait_until(LONG, || t.supervise_of("b").is_some_and(|p| p != sup)
+            && t.svok("b")),
+        "supervise b not restarted: {:?}",
+        t.kids()
+    );
+    assert!(wait_until(LONG, || sleeps_without_timeout(t.pid())));
+}
+
+/// What inotify on the scan directory cannot see — here the target of a
+/// symlinked service replaced by a new directory — is picked up by SIGALRM
+/// or by the periodic scan that `SVSCAN_SCAN_INTERVAL` restores.
+#[test]
+fn scan_interval_restores_the_periodic_scan() {
+    let mut t = Tree::new();
+    t.add_link("l", SLEEPER, None);
+    t.start(&[("SVSCAN_SCAN_INTERVAL", "1")]);
+    assert!(t.wait_svok("l", LONG));
+    let old = t.supervise_of("l").unwrap();
+    // a new directory where the link points; the old one lives on elsewhere
+    let target = t.root().join("elsewhere/l");
+    fs::rename(&target, t.root().join("old-l")).unwrap();
+    t.build(&target, SLEEPER, None);
+    assert!(
+        wait_until(LONG, || t
+            .kids()
+            .iter()
+            .any(|(p, a)| *p != old && a.len() == 2 && a[1] == "l")),
+        "the new directory was not picked up: {:?}",
+        t.kids()
+    );
+    assert!(t.wait_svok("l", LONG));
+}
+
+/// `SVSCAN_REMOVED=stop`: a service whose link is removed is brought down
+/// by svscan itself, its logger after it, losing no line: every number the
+/// service wrote is in the log exactly once, and neither supervise is left.
+#[test]
+fn removed_service_is_stopped_losing_no_line() {
+    let mut t = Tree::new();
+    t.start(&[("SVSCAN_REMOVED", "stop")]);
+    let run = "#!/bin/sh\nexec 2>&1\ni=0\nwhile :; do i=$((i+1)); echo $i; done\n";
+    t.add_link(
+        "gone",
+        run,
+        Some("#!/bin/sh\nexec multilog s16777215 ./main\n"),
+    );
+    let cur = t.root().join("elsewhere/gone/log/main/current");
+    assert!(wait_until(LONG, || fs::metadata(&cur).is_ok_and(|m| m.len() > 10_000)));
+    let (sup, logsup) = (
+        t.supervise_of("gone").unwrap(),
+        t.log_supervise_of("gone").unwrap(),
+    );
+    fs::remove_file(t.path("gone")).unwrap();
+    assert!(
+        wait_until(LONG, || !support::alive(sup) && !support::alive(logsup)),
+        "still supervised: {:?}; {}",
+        t.kids(),
+        t.output()
+    );
+    let lines = complete_lines(&cur);
+    assert!(lines.len() > 1000);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l, &(i + 1).to_string(), "line {}", i + 1);
+    }
+    let mode = fs::metadata(&cur).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o100,
+        0o100,
+        "multilog did not finish normally"
+    );
+    assert!(t.kids().is_empty(), "{:?}", t.kids());
+}
+
+/// By default (0.76) a removed service keeps running.
+#[test]
+fn removed_service_keeps_running_by_default() {
+    let mut t = Tree::new();
+    t.start(&[]);
+    t.add_link("kept", SLEEPER, Some(CAT_LOG));
+    assert!(t.wait_svok("kept", LONG) && t.wait_svok("kept/log", LONG));
+    fs::remove_file(t.path("kept")).unwrap();
+    t.alrm();
+    // scans after the removal (ghost warnings prove they ran) change nothing
+    t.ghost();
+    t.full_scan();
+    let target = t.root().join("elsewhere/kept");
+    for d in [target.clone(), target.join("log")] {
+        assert_eq!(
+            support::run(support::bin("svok"), &[d.to_str().unwrap()], t.root())
+                .status
+                .code(),
+            Some(0)
+        );
+    }
+}
+
+/// Under systemd (`Type=notify`): svscan sends `READY=1` to
+/// `$NOTIFY_SOCKET` once every service of the first scan is supervised,
+/// and its services do not inherit the variable.
+#[test]
+fn ready_is_notified_once_every_service_is_supervised() {
+    use std::os::unix::net::UnixDatagram;
+    let mut t = Tree::new();
+    for n in 0..5 {
+        t.add(
+            &format!("s{n}"),
+            "#!/bin/sh\necho \"${NOTIFY_SOCKET-unset}\" > env\nexec sleep 100000\n",
+            Some(CAT_LOG),
+        );
+    }
+    let sock_path = t.root().join("notify");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(LONG)).unwrap();
+    t.start(&[("NOTIFY_SOCKET", sock_path.to_str().unwrap())]);
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("no notification from svscan");
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // checked at once, before anything else can happen
+    let all: Vec<bool> = (0..5)
+        .flat_map(|n| [format!("s{n}"), format!("s{n}/log")])
+        .map(|d| t.svok(&d))
+        .collect();
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg:?}");
+    assert!(
+        all.iter().all(|&b| b),
+        "READY=1 before all were supervised: {all:?}"
+    );
+    for n in 0..5 {
+        let env = t.path(&format!("s{n}/env"));
+        assert!(wait_until(LONG, || fs::read_to_string(&env)
+            .is_ok_and(|s| s == "unset\n")));
+    }
+}

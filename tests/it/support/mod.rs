@@ -46,6 +46,15 @@ pub fn skip(why: &str) {
     eprintln!("SKIP: {why}");
 }
 
+/// A peer or facility a test needs is missing: under CI (`CI=true`) the
+/// test fails, elsewhere it is skipped with a message.
+pub fn missing_peer(what: &str) {
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!("{what} is required under CI but is not available");
+    }
+    skip(&format!("{what} is not available"));
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("dtrs").tempdir().unwrap()
 }

@@ -36,8 +36,14 @@ use crate::msg::{EXIT_TEMP, Line};
 use crate::svctl;
 use crate::sys::{self, Flag};
 
+mod init;
+mod notify;
+
+use init::Role;
+
 const PROG: &str = "svscan";
-/// Time from the end of one periodic scan to the start of the next.
+/// Time from the end of one periodic scan to the start of the next where
+/// there is no inotify (0.76's scan), and the retry delay after a failure.
 const PERIOD: Duration = Duration::from_secs(5);
 /// After a directory change, wait until it has been quiet this long (so a
 /// burst of links is one scan), but never longer than `SETTLE_MAX`.
@@ -77,11 +83,23 @@ enum Change {
     /// A directory was created in place.
     Mkdir,
 }
+/// How long svscan waits, under systemd, for the supervise processes of
+/// its first scan to be running before it reports itself ready anyway.
+const SUPERVISED_LIMIT: Duration = Duration::from_secs(10);
 /// Default time the opt-in shutdown gives services and loggers to finish.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 static ALRM: Flag = Flag::new();
 static TERM: Flag = Flag::new();
+/// The environment every supervise gets: svscan's, without
+/// `NOTIFY_SOCKET` (that socket is svscan's own, under systemd).
+static CHILD_ENV: std::sync::OnceLock<Vec<&'static [u8]>> = std::sync::OnceLock::new();
+/// How many SIGTERM/SIGINT arrived: during the shutdown, each one after
+/// the first cuts the current wait short.
+static TERMS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Set by anything that a later scan should retry: a warning (a dangling
+/// link, a failed pipe or fork) or a supervise that died.
+static FAILED: Flag = Flag::new();
 
 extern "C" fn on_alrm(sig: libc::c_int) {
     ALRM.set();
@@ -90,6 +108,7 @@ extern "C" fn on_alrm(sig: libc::c_int) {
 
 extern "C" fn on_term(sig: libc::c_int) {
     TERM.set();
+    TERMS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     sys::selfpipe_handler(sig);
 }
 
@@ -102,6 +121,11 @@ struct Record {
     log: Option<(OwnedFd, OwnedFd)>,
     pid: i32,
     log_pid: i32,
+    /// With `SVSCAN_REMOVED=stop`: the service directory, held open so
+    /// that its supervise can still be reached once its name is gone.
+    dirfd: Option<OwnedFd>,
+    /// Being stopped because its name disappeared from the directory.
+    stopping: bool,
 }
 
 /// svscan's own logger (`.svscan/log`).
@@ -125,6 +149,11 @@ struct Scanner {
     inotify: Option<Inotify>,
     /// The soft NOFILE limit svscan was started with; children get it back.
     nofile: Option<(u64, u64)>,
+    /// `SVSCAN_REMOVED=stop`: a service whose name disappears is stopped.
+    stop_removed: bool,
+    /// The tree stop has begun: every service's pipe closes once its
+    /// supervise is gone.
+    closing: bool,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -140,8 +169,19 @@ pub fn main(args: &[&[u8]]) -> i32 {
     open_closed_stdio();
     let env = sys::environ();
     let knob = |name: &[u8]| exec::env_get(&env, name).is_some_and(|v| !v.is_empty());
-    let periodic = !knob(b"SVSCAN_TEST_NO_PERIODIC");
-    let shutdown_mode = exec::env_get(&env, b"SVSCAN_TERM") == Some(b"shutdown");
+    let no_timers = knob(b"SVSCAN_TEST_NO_PERIODIC");
+    let notify_socket = exec::env_get(&env, b"NOTIFY_SOCKET").filter(|v| !v.is_empty());
+    let _ = CHILD_ENV.set(
+        env.iter()
+            .copied()
+            .filter(|e| !e.starts_with(b"NOTIFY_SOCKET="))
+            .collect(),
+    );
+    let role = Role::detect(&env);
+    role.set_up();
+    // The machine's init never exits: SIGTERM keeps 0.76's meaning there.
+    let shutdown_mode = role.container()
+        || (role != Role::MachineInit && exec::env_get(&env, b"SVSCAN_TERM") == Some(b"shutdown"));
     let timeout = exec::env_get(&env, b"SVSCAN_SHUTDOWN_TIMEOUT")
         .and_then(crate::args::seconds)
         .unwrap_or(SHUTDOWN_TIMEOUT);
@@ -159,11 +199,23 @@ pub fn main(args: &[&[u8]]) -> i32 {
     if shutdown_mode {
         let _ = sys::catch(Signal::SIGTERM, on_term);
     }
+    if role.container() {
+        // docker stop sends TERM; Ctrl-C under `docker run -it`, INT
+        let _ = sys::catch(Signal::SIGINT, on_term);
+    }
     let inotify = if knob(b"SVSCAN_NO_INOTIFY") {
         None
     } else {
         watch_dir()
     };
+    // The periodic scan: 0.76's 5 seconds without inotify; with inotify
+    // only on request (SVSCAN_SCAN_INTERVAL seconds; 0 = none).
+    let interval = match exec::env_get(&env, b"SVSCAN_SCAN_INTERVAL") {
+        Some(v) => crate::args::seconds(v).filter(|d| !d.is_zero()),
+        None if inotify.is_none() => Some(PERIOD),
+        None => None,
+    };
+    let interval = interval.filter(|_| !no_timers);
 
     let mut sc = Scanner {
         records: HashMap::new(),
@@ -173,29 +225,51 @@ pub fn main(args: &[&[u8]]) -> i32 {
         _selfpipe_w: selfpipe_w,
         inotify,
         nofile: raise_nofile(),
+        stop_removed: exec::env_get(&env, b"SVSCAN_REMOVED") == Some(b"stop"),
+        closing: false,
     };
     sc.start_selflog();
+    if role.container() {
+        if let Some(code @ 1..) = init::run_step("start") {
+            init::run_step("finish");
+            return code;
+        }
+    }
 
-    let mut next_scan = Instant::now();
+    // The next periodic scan, and the retry armed after a failure.
+    let mut next_scan: Option<Instant> = None;
+    let mut retry: Option<Instant> = None;
     let mut settle: Option<Settle> = None;
     let mut first = true;
+    let mut notify_socket = notify_socket;
     loop {
         let now = Instant::now();
         let settled = settle.is_some_and(|s| now >= s.due());
-        if first || ALRM.take() || settled || (periodic && now >= next_scan) {
+        let due = |t: Option<Instant>| t.is_some_and(|t| now >= t);
+        if first || ALRM.take() || settled || due(next_scan) || due(retry) {
             first = false;
             settle = None;
+            FAILED.take();
             sc.scan();
-            next_scan = Instant::now() + PERIOD;
+            next_scan = interval.map(|p| Instant::now() + p);
+            retry = None;
+            if let Some(target) = notify_socket.take() {
+                sc.wait_supervised(SUPERVISED_LIMIT);
+                notify::send(target, b"READY=1\nSTATUS=all services supervised\n");
+            }
+        }
+        if FAILED.take() && !no_timers {
+            retry = retry.or(Some(Instant::now() + PERIOD));
         }
         if TERM.get() {
             break;
         }
-        let deadline = match settle {
-            Some(s) => s.due(),
-            None if periodic => next_scan,
-            None => Instant::now() + Duration::from_secs(3600),
-        };
+        // An idle tree sleeps until something happens: inotify does the
+        // pickup and SIGCHLD the reaping.
+        let deadline = [settle.map(|s| s.due()), next_scan, retry]
+            .into_iter()
+            .flatten()
+            .min();
         let change = sc.wait(deadline);
         if !matches!(change, Change::None) {
             let t = Instant::now();
@@ -215,7 +289,15 @@ pub fn main(args: &[&[u8]]) -> i32 {
         }
         sc.reap();
     }
-    sc.shutdown(timeout)
+    let code = sc.shutdown(timeout);
+    match role {
+        Role::Container { pid1 } => {
+            init::end_leftovers(pid1, svctl::KILL_GRACE);
+            init::run_step("finish");
+            code
+        }
+        _ => code,
+    }
 }
 
 /// Opens /dev/null on any of fds 0–2 that is closed, so that no pipe or
@@ -287,6 +369,7 @@ fn as_path(name: &[u8]) -> &Path {
 }
 
 fn warn(parts: &[&[u8]], e: Errno) {
+    FAILED.set();
     let mut l = Line::new(PROG, "warning");
     for p in parts {
         l = l.b(p);
@@ -297,12 +380,17 @@ fn warn(parts: &[&[u8]], e: Errno) {
 impl Scanner {
     /// Waits for a signal, a directory change or `deadline`, and says
     /// what changed in the directory.
-    fn wait(&self, deadline: Instant) -> Change {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        // round up so the deadline has passed when poll returns
-        let timeout = PollTimeout::try_from(if left.is_zero() { 0 } else { ms + 1 })
-            .unwrap_or(PollTimeout::MAX);
+    fn wait(&self, deadline: Option<Instant>) -> Change {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ms = left.as_millis().min(i32::MAX as u128 - 1) as i32;
+                // round up so the deadline has passed when poll returns
+                PollTimeout::try_from(if left.is_zero() { 0 } else { ms + 1 })
+                    .unwrap_or(PollTimeout::MAX)
+            }
+        };
         let readable = {
             let mut fds = vec![PollFd::new(self.selfpipe_r.as_fd(), PollFlags::POLLIN)];
             if let Some(ino) = &self.inotify {
@@ -357,15 +445,22 @@ impl Scanner {
                 Err(_) => return,
             };
             if let Some((key, is_log)) = self.pids.remove(&pid) {
+                FAILED.set();
                 if let Some(r) = self.records.get_mut(&key) {
                     if is_log {
                         r.log_pid = 0;
                     } else {
                         r.pid = 0;
+                        if r.stopping {
+                            // a removed service is gone: its logger reads
+                            // to the end of the pipe
+                            r.log = None;
+                        }
                     }
                 }
             } else if let Some(sl) = self.selflog.as_mut() {
                 if sl.pid == pid {
+                    FAILED.set();
                     sl.pid = 0;
                 }
             }
@@ -407,10 +502,47 @@ impl Scanner {
         if let Some(e) = read_error {
             return warn(&[b"unable to read directory"], e);
         }
+        if self.stop_removed {
+            self.stop_removed_services();
+        }
         // cleanup: records whose directory is gone and whose supervise
         // processes are both dead (dropping one closes its pipe)
         self.records
             .retain(|_, r| r.active || r.pid != 0 || r.log_pid != 0);
+    }
+
+    /// `SVSCAN_REMOVED=stop`: a service whose name is gone is stopped as
+    /// the tree stop does it, losing no line: its logger gets `svc -ox`
+    /// and the service `svc -dx`; once the service's supervise has exited
+    /// svscan closes the log pipe (`close_finished_pipes`), the logger
+    /// reads to the end and exits. The service directory is reached
+    /// through the descriptor svscan holds, since its name may be gone.
+    fn stop_removed_services(&mut self) {
+        for r in self.records.values_mut() {
+            if r.active || r.stopping || (r.pid == 0 && r.log_pid == 0) {
+                continue;
+            }
+            let Some(fd) = r.dirfd.as_ref() else {
+                continue;
+            };
+            r.stopping = true;
+            let dir = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            let dir = Path::new(&dir);
+            if r.log_pid != 0 {
+                let _ = svctl::send(&dir.join("log"), b"ox");
+            }
+            if r.pid != 0 {
+                if let Err(p) = svctl::send(dir, b"dx") {
+                    Line::new(PROG, "warning")
+                        .s("unable to stop removed service ")
+                        .b(&r.name)
+                        .s(": ")
+                        .s(p.text())
+                        .emit();
+                }
+            }
+        }
+        self.close_finished_pipes();
     }
 
     fn visit(&mut self, name: Vec<u8>) {
@@ -437,15 +569,33 @@ impl Scanner {
                         Err(e) => return warn(&[b"unable to stat ", &name, b"/log"], e),
                     }
                 }
+                let dirfd = if self.stop_removed {
+                    match fsio::open_read(&name) {
+                        Ok(fd) => {
+                            let _ = fsio::coe(&fd);
+                            Some(fd)
+                        }
+                        Err(e) => return warn(&[b"unable to open ", &name], e),
+                    }
+                } else {
+                    None
+                };
                 v.insert(Record {
                     name: Vec::new(),
                     active: false,
                     log,
                     pid: 0,
                     log_pid: 0,
+                    dirfd,
+                    stopping: false,
                 })
             }
         };
+        if r.stopping {
+            // back while being stopped: a new record once the old
+            // supervise processes are gone
+            return;
+        }
         r.active = true;
         r.name = name;
         if r.pid == 0 {
@@ -546,6 +696,7 @@ impl Scanner {
     /// (by a stray process) are stopped. svscan's own logger goes last.
     /// Exit 0 when every supervise is gone, 111 otherwise.
     fn shutdown(mut self, timeout: Duration) -> i32 {
+        self.closing = true;
         self.reap();
         svctl::stop_tree(&mut self, PROG, timeout);
         let mut ok = self.records.values().all(|r| r.pid == 0 && r.log_pid == 0);
@@ -566,28 +717,49 @@ impl Scanner {
         if ok { 0 } else { EXIT_TEMP }
     }
 
+    /// Waits (reaping) until every supervise started so far has its
+    /// `supervise/ok` fifo open (what svok tests), or `limit` passes.
+    fn wait_supervised(&mut self, limit: Duration) {
+        let mut dirs: Vec<Vec<u8>> = Vec::new();
+        for r in self.records.values() {
+            if r.pid != 0 {
+                dirs.push(r.name.clone());
+            }
+            if r.log_pid != 0 {
+                dirs.push(join(&r.name, b"/log"));
+            }
+        }
+        self.wait_for(limit, |_| {
+            dirs.retain(|d| !svctl::running(as_path(d)));
+            dirs.is_empty()
+        });
+    }
+
     /// Closes svscan's ends of the log pipe of every service whose
     /// supervise has exited, so that its logger sees the end of input.
     fn close_finished_pipes(&mut self) {
+        let all = self.closing;
         for r in self.records.values_mut() {
-            if r.pid == 0 {
+            if r.pid == 0 && (all || r.stopping) {
                 r.log = None;
             }
         }
     }
 
     /// Reaps until `cond` holds or `limit` passes; true if it holds.
+    /// Another SIGTERM or SIGINT cuts the wait short.
     fn wait_for(&mut self, limit: Duration, mut cond: impl FnMut(&mut Scanner) -> bool) -> bool {
         let end = Instant::now() + limit;
+        let terms = TERMS.load(std::sync::atomic::Ordering::SeqCst);
         loop {
             self.reap();
             if cond(self) {
                 return true;
             }
-            if Instant::now() >= end {
+            if Instant::now() >= end || TERMS.load(std::sync::atomic::Ordering::SeqCst) != terms {
                 return false;
             }
-            self.wait(end.min(Instant::now() + Duration::from_millis(200)));
+            self.wait(Some(end.min(Instant::now() + Duration::from_millis(200))));
         }
     }
 }
@@ -642,7 +814,9 @@ fn spawn_supervise(
 ) -> Result<i32, ()> {
     let is_log = !tail.is_empty();
     let arg: &[u8] = if is_log { b"log" } else { name };
-    let cmd = exec::Command::with_current_env(&[b"supervise", arg]);
+    let env = CHILD_ENV.get().map_or_else(sys::environ, Vec::clone);
+    let argv: [&[u8]; 2] = [b"supervise", arg];
+    let cmd = exec::Command::new(b"supervise", &argv, &env, &env);
     let full = join(name, tail);
     match sys::fork() {
         Err(e) => {
@@ -658,7 +832,12 @@ fn spawn_supervise(
                     .err(e)
                     .exit_child(EXIT_TEMP)
             };
-            for sig in [Signal::SIGCHLD, Signal::SIGALRM, Signal::SIGTERM] {
+            for sig in [
+                Signal::SIGCHLD,
+                Signal::SIGALRM,
+                Signal::SIGTERM,
+                Signal::SIGINT,
+            ] {
                 let _ = sys::uncatch(sig);
             }
             if let Some((o, e)) = stdio {

@@ -1,0 +1,365 @@
+//! svscan as the init of a container: each test runs our svscan as PID 1
+//! of a new PID namespace (`unshare --pid --fork --mount-proc`, with
+//! `--kill-child` so that ending unshare by PID ends the whole namespace),
+//! the way `docker run` would. Skips with a message where unshare is
+//! refused (fails under CI).
+
+use crate::support;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{LONG, Proc, wait_until};
+
+/// Whether this machine lets us make a PID namespace.
+fn unshare_works() -> bool {
+    std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+macro_rules! need_unshare {
+    () => {
+        if !unshare_works() {
+            support::missing_peer("unshare --pid (PID namespaces)");
+            return;
+        }
+    };
+}
+
+/// A container: a scan directory and our svscan as PID 1 of a new PID
+/// namespace, its stdout and stderr in `root/out`.
+struct Container {
+    tmp: tempfile::TempDir,
+    dir: PathBuf,
+    unshare: Option<Proc>,
+}
+
+impl Container {
+    fn new() -> Container {
+        let tmp = support::tempdir();
+        let dir = tmp.path().join("service");
+        fs::create_dir(&dir).unwrap();
+        Container {
+            tmp,
+            dir,
+            unshare: None,
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    fn start(&mut self, env: &[(&str, &str)]) {
+        let out = fs::File::create(self.tmp.path().join("out")).unwrap();
+        let err = out.try_clone().unwrap();
+        let svscan = support::bin("svscan");
+        let p = support::spawn(
+            "unshare",
+            &[
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                svscan.to_str().unwrap(),
+                self.dir.to_str().unwrap(),
+            ],
+            self.tmp.path(),
+            |c| {
+                c.stdout(Stdio::from(out)).stderr(Stdio::from(err));
+                c.envs(env.iter().copied());
+            },
+        );
+        self.unshare = Some(p);
+    }
+
+    /// svscan's pid as seen from here (the child of unshare).
+    fn svscan(&self) -> i32 {
+        let u = self.unshare.as_ref().unwrap().pid();
+        let mut pid = 0;
+        assert!(
+            wait_until(LONG, || {
+                pid = support::procs_with(1, u).first().copied().unwrap_or(0);
+                pid != 0
+            }),
+            "no svscan under unshare"
+        );
+        pid
+    }
+
+    fn signal(&self, sig: i32) {
+        support::send_signal(self.svscan(), sig);
+    }
+
+    /// Waits for the container to end; its exit code.
+    fn exit_code(&mut self, limit: Duration) -> Option<i32> {
+        let st = self.unshare.as_mut().unwrap().wait_timeout(limit)?;
+        st.code()
+    }
+
+    fn output(&self) -> String {
+        fs::read_to_string(self.tmp.path().join("out")).unwrap_or_default()
+    }
+
+    fn svok(&self, name: &str) -> bool {
+        support::run(support::bin("svok"), &[name], &self.dir)
+            .status
+            .code()
+            == Some(0)
+    }
+}
+
+/// Numbered lines as fast as the shell can write them.
+fn producer(name: &str) -> String {
+    format!("#!/bin/sh\nexec 2>&1\ni=0\nwhile :; do i=$((i+1)); echo \"{name} $i\"; done\n")
+}
+
+const MULTILOG: &str = "#!/bin/sh\nexec multilog s16777215 n100 ./main\n";
+
+/// All lines of a multilog directory, oldest file first.
+fn logged(dir: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        n.starts_with('@') || n == "current"
+    });
+    files.sort_by_key(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        (n == "current", n)
+    });
+    files
+        .iter()
+        .flat_map(|f| {
+            fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `docker stop`: SIGTERM to PID 1. Every number each producer wrote is
+/// in its log exactly once, svscan exits 0, and nothing of the tree is
+/// left (the namespace is gone once PID 1 exits, so the stop must have
+/// been complete before: the logs prove it).
+#[test]
+fn sigterm_stops_the_container_losing_no_line() {
+    need_unshare!();
+    let mut c = Container::new();
+    for n in 0..3 {
+        let name = format!("p{n}");
+        support::script(&c.path(&format!("{name}/run")), &producer(&name));
+        support::script(&c.path(&format!("{name}/log/run")), MULTILOG);
+    }
+    c.start(&[]);
+    for n in 0..3 {
+        let cur = c.path(&format!("p{n}/log/main/current"));
+        assert!(
+            wait_until(LONG, || fs::metadata(&cur).is_ok_and(|m| m.len() > 10_000)),
+            "p{n} logs nothing: {}",
+            c.output()
+        );
+    }
+    c.signal(libc::SIGTERM);
+    let code = c.exit_code(Duration::from_secs(60));
+    assert_eq!(code, Some(0), "svscan output: {}", c.output());
+    for n in 0..3 {
+        let lines = logged(&c.path(&format!("p{n}/log/main")));
+        assert!(lines.len() > 100, "p{n}: only {} lines", lines.len());
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l, &format!("p{n} {}", i + 1), "p{n}: line {}", i + 1);
+        }
+        // multilog exited through its normal end: current is complete
+        let mode = fs::metadata(c.path(&format!("p{n}/log/main/current")))
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+            .unwrap();
+        assert_eq!(mode & 0o100, 0o100, "p{n}: current not marked complete");
+    }
+}
+
+/// Ctrl-C under `docker run -it` is SIGINT: the same stop.
+#[test]
+fn sigint_stops_the_container() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(&c.path("s/run"), "#!/bin/sh\nexec sleep 100000\n");
+    c.start(&[]);
+    assert!(wait_until(LONG, || c.svok("s")));
+    c.signal(libc::SIGINT);
+    assert_eq!(c.exit_code(LONG), Some(0), "{}", c.output());
+}
+
+/// A second SIGTERM during the stop cuts the grace period short: a
+/// service that ignores TERM is killed at once instead of after the
+/// (here very long) timeout.
+#[test]
+fn second_sigterm_shortens_the_grace_period() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(
+        &c.path("stubborn/run"),
+        "#!/bin/sh\ntrap '' TERM\necho started > started\nwhile :; do sleep 1; done\n",
+    );
+    c.start(&[("SVSCAN_SHUTDOWN_TIMEOUT", "100000")]);
+    assert!(wait_until(LONG, || c.path("stubborn/started").exists()));
+    c.signal(libc::SIGTERM);
+    // the stop has begun once supervise is told to exit: wait for its
+    // status to say "want down" (byte 17), then hurry it
+    let status = c.path("stubborn/supervise/status");
+    assert!(wait_until(LONG, || fs::read(&status)
+        .is_ok_and(|b| b.len() >= 18 && b[17] == b'd')));
+    c.signal(libc::SIGTERM);
+    assert_eq!(
+        c.exit_code(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        c.output()
+    );
+}
+
+/// A failing `.svscan/start` stops the container with its exit code,
+/// before any service starts; `.svscan/finish` still runs.
+#[test]
+fn failing_start_step_stops_the_container_with_its_code() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(
+        &c.path(".svscan/start"),
+        "#!/bin/sh\necho start ran\nexit 42\n",
+    );
+    support::script(
+        &c.path(".svscan/finish"),
+        "#!/bin/sh\necho finish ran > .svscan/finished\n",
+    );
+    support::script(
+        &c.path("s/run"),
+        "#!/bin/sh\necho x > ran\nexec sleep 100000\n",
+    );
+    c.start(&[]);
+    assert_eq!(c.exit_code(LONG), Some(42), "{}", c.output());
+    assert!(c.output().contains("start ran"));
+    assert!(!c.path("s/ran").exists(), "a service started");
+    assert!(c.path(".svscan/finished").exists());
+}
+
+/// A successful `.svscan/start` runs before the first scan: the service
+/// sees what it made.
+#[test]
+fn start_step_runs_before_the_services() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(&c.path(".svscan/start"), "#!/bin/sh\necho ok > prepared\n");
+    support::script(
+        &c.path("s/run"),
+        "#!/bin/sh\ncat ../prepared > saw 2>&1\nexec sleep 100000\n",
+    );
+    c.start(&[]);
+    let saw = c.path("s/saw");
+    assert!(wait_until(LONG, || fs::read_to_string(&saw).is_ok_and(|s| s == "ok\n")));
+    c.signal(libc::SIGTERM);
+    assert_eq!(c.exit_code(LONG), Some(0), "{}", c.output());
+}
+
+/// Orphans reparented to PID 1 are reaped at once: while a service makes
+/// short-lived orphans as fast as it can, no zombie child of svscan is
+/// seen in two samples 100 ms apart.
+#[test]
+fn orphans_are_reaped_at_once() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(
+        &c.path("storm/run"),
+        "#!/bin/sh\nwhile :; do sh -c 'sleep 0.01 &' ; done\n",
+    );
+    c.start(&[]);
+    assert!(wait_until(LONG, || c.svok("storm")));
+    let svscan = c.svscan();
+    let zombies = || -> Vec<i32> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&p| {
+                support::stat_fields(p).is_some_and(|f| {
+                    f.first().is_some_and(|s| s == "Z")
+                        && f.get(1).and_then(|g| g.parse::<i32>().ok()) == Some(svscan)
+                })
+            })
+            .collect()
+    };
+    let end = Instant::now() + Duration::from_secs(3);
+    let mut prev = zombies();
+    let mut samples = 0;
+    let mut seen_any = false;
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = zombies();
+        seen_any |= !now.is_empty();
+        let stale: Vec<_> = now.iter().filter(|p| prev.contains(p)).collect();
+        assert!(stale.is_empty(), "zombies older than a sample: {stale:?}");
+        prev = now;
+        samples += 1;
+    }
+    assert!(samples >= 5);
+    eprintln!("zombies seen in some sample: {seen_any}");
+    c.signal(libc::SIGTERM);
+    assert_eq!(c.exit_code(LONG), Some(0), "{}", c.output());
+}
+
+/// A process that left the tree (double fork and setsid, so no supervise
+/// knows it) is ended too: after the stop, nothing but PID 1 is left, and
+/// `.svscan/finish` runs after the tree is down.
+#[test]
+fn strays_are_ended_and_finish_runs_last() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(
+        &c.path("s/run"),
+        "#!/bin/sh\nsetsid sh -c 'trap \"\" TERM; echo $$ > stray; exec sleep 100000' &\nexec sleep 100000\n",
+    );
+    support::script(
+        &c.path(".svscan/finish"),
+        "#!/bin/sh\nls /proc | grep -c '^[0-9]' > .svscan/procs\n",
+    );
+    c.start(&[]);
+    assert!(wait_until(LONG, || c.path("s/stray").exists()));
+    c.signal(libc::SIGTERM);
+    assert_eq!(
+        c.exit_code(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        c.output()
+    );
+    // finish saw itself, its ls/grep and PID 1 only (no stray, no service)
+    let procs: usize = fs::read_to_string(c.path(".svscan/procs"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(procs <= 4, "{procs} processes left when finish ran");
+}
+
+/// `SVSCAN_INIT=0.76` keeps 0.76's behaviour as PID 1: SIGTERM is ignored.
+#[test]
+fn svscan_init_0_76_ignores_sigterm() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(&c.path("s/run"), "#!/bin/sh\nexec sleep 100000\n");
+    c.start(&[("SVSCAN_INIT", "0.76")]);
+    assert!(wait_until(LONG, || c.svok("s")));
+    let pid = c.svscan();
+    c.signal(libc::SIGTERM);
+    // svscan goes on scanning: a new service is still picked up after it
+    let staging = c.tmp.path().join("staging/t");
+    support::script(&staging.join("run"), "#!/bin/sh\nexec sleep 100000\n");
+    fs::rename(&staging, c.path("t")).unwrap();
+    assert!(wait_until(LONG, || c.svok("t")), "{}", c.output());
+    assert!(support::alive(pid));
+}
