@@ -371,3 +371,52 @@ pub fn unix_time() -> i64 {
     // explicitly allowed and nothing is written through it.
     unsafe { libc::time(std::ptr::null_mut()) }
 }
+
+/// recvmsg(2) of one datagram or packet into `buf` with at most one
+/// descriptor passed along (SCM_RIGHTS, received close-on-exec): the
+/// payload length and the descriptor, now owned by the caller. Any further
+/// descriptors in the message are closed.
+pub fn recv_with_fd(
+    sock: &std::os::fd::OwnedFd,
+    buf: &mut [u8],
+) -> Result<(usize, Option<std::os::fd::OwnedFd>), Errno> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut first = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for f in fds {
+                // SAFETY: the kernel has just installed this descriptor in
+                // our table for this message; nothing else refers to it, so
+                // taking ownership (and closing it on drop) is sound.
+                let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                first.get_or_insert(owned);
+            }
+        }
+    }
+    Ok((msg.bytes, first))
+}
+
+/// Closes every descriptor from `low` up, except those in `keep` (used by
+/// a forked child that does not exec, so that it holds no copy of its
+/// parent's pipes).
+pub fn close_from_except(low: RawFd, keep: &[RawFd]) {
+    let Ok(rd) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = rd
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= low && !keep.contains(&fd))
+        .collect();
+    for fd in fds {
+        close(fd);
+    }
+}

@@ -964,3 +964,98 @@ fn ready_is_notified_once_every_service_is_supervised() {
             .is_ok_and(|s| s == "unset\n")));
     }
 }
+
+/// `SVSCAN_PREFIX_LOGS=1`: ten services without `log/` write numbered
+/// lines at once, some longer than PIPE_BUF, into svscan's standard output
+/// (a pipe, as under docker). Every line arrives whole with its service's
+/// name; long lines arrive as `NAME: ` + `NAME+ ` pieces of at most
+/// PIPE_BUF bytes that put back together give the line; after the
+/// lossless stop every number of every service is there exactly once.
+#[test]
+fn prefixed_output_stays_line_whole() {
+    use std::io::Read;
+    let mut t = Tree::new();
+    let run = "#!/bin/sh\nexec 2>&1\nlong=$(printf '%06000d' 0)\ni=0\n\
+        while [ $i -lt 2000 ]; do i=$((i+1));\n\
+        if [ $((i % 100)) = 0 ]; then echo \"$i $long\"; else echo \"$i\"; fi; done\n\
+        exec sleep 100000\n";
+    for n in 0..10 {
+        t.add(&format!("w{n}"), run, None);
+    }
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut f = fs::File::from(r);
+        let mut all = Vec::new();
+        f.read_to_end(&mut all).unwrap();
+        all
+    });
+    let svscan = support::spawn(
+        support::bin("svscan"),
+        &[t.dir.to_str().unwrap()],
+        t.root(),
+        |c| {
+            c.stdout(Stdio::from(w));
+            c.envs([("SVSCAN_PREFIX_LOGS", "1"), ("SVSCAN_TERM", "shutdown")]);
+        },
+    );
+    t.scan = Some(svscan);
+    for n in 0..10 {
+        assert!(t.wait_svok(&format!("w{n}"), LONG));
+    }
+    // the writers finish (each ends in `sleep`): wait for all ten sleeps
+    assert!(wait_until(LONG, || (0..10).all(|n| {
+        let p = status_pid(&t.path(&format!("w{n}/supervise/status")));
+        p > 0 && comm(p) == "sleep"
+    })));
+    let mut scan = t.scan.take().unwrap();
+    scan.signal(libc::SIGTERM);
+    let st = scan
+        .wait_timeout(Duration::from_secs(60))
+        .expect("svscan did not exit");
+    assert_eq!(st.code(), Some(0));
+    drop(scan);
+    // the write end is gone with svscan and the catch-all: read to the end
+    let out = reader.join().unwrap();
+    let mut lines: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut open: std::collections::HashMap<String, String> = Default::default();
+    for piece in out.split_inclusive(|&c| c == b'\n') {
+        assert!(piece.len() <= 4096, "a write longer than PIPE_BUF");
+        assert_eq!(piece.last(), Some(&b'\n'), "a torn piece at the end");
+        let piece = std::str::from_utf8(&piece[..piece.len() - 1]).unwrap();
+        let (name, sep, text) = match piece.find([':', '+']) {
+            Some(i) => (&piece[..i], &piece[i..i + 2], &piece[i + 2..]),
+            None => panic!("no prefix: {piece:.80}"),
+        };
+        assert!(name.starts_with('w'), "foreign line {piece:.80}");
+        match sep {
+            ": " => {
+                if let Some(prev) = open.remove(name) {
+                    lines.entry(name.into()).or_default().push(prev);
+                }
+                open.insert(name.into(), text.into());
+            }
+            "+ " => open
+                .get_mut(name)
+                .expect("a continuation without a start")
+                .push_str(text),
+            _ => panic!("bad separator in {piece:.80}"),
+        }
+    }
+    for (name, rest) in open {
+        lines.entry(name).or_default().push(rest);
+    }
+    let long = format!("{:06000}", 0);
+    assert_eq!(lines.len(), 10);
+    for (name, ls) in &lines {
+        assert_eq!(ls.len(), 2000, "{name}");
+        for (i, l) in ls.iter().enumerate() {
+            let k = i + 1;
+            let want = if k % 100 == 0 {
+                format!("{k} {long}")
+            } else {
+                k.to_string()
+            };
+            assert!(*l == want, "{name}: line {k} is {l:.60}");
+        }
+    }
+}

@@ -38,6 +38,7 @@ use crate::sys::{self, Flag};
 
 mod init;
 mod notify;
+mod prefix;
 
 use init::Role;
 
@@ -126,6 +127,9 @@ struct Record {
     dirfd: Option<OwnedFd>,
     /// Being stopped because its name disappeared from the directory.
     stopping: bool,
+    /// `SVSCAN_PREFIX_LOGS`: a service without `log/` whose pipe goes to
+    /// the catch-all prefixer instead of a logger.
+    prefixed: bool,
 }
 
 /// svscan's own logger (`.svscan/log`).
@@ -154,6 +158,8 @@ struct Scanner {
     /// The tree stop has begun: every service's pipe closes once its
     /// supervise is gone.
     closing: bool,
+    /// `SVSCAN_PREFIX_LOGS=1`: the catch-all for services without `log/`.
+    prefixer: Option<prefix::Prefixer>,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -227,6 +233,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
         nofile: raise_nofile(),
         stop_removed: exec::env_get(&env, b"SVSCAN_REMOVED") == Some(b"stop"),
         closing: false,
+        prefixer: knob(b"SVSCAN_PREFIX_LOGS").then(prefix::Prefixer::new),
     };
     sc.start_selflog();
     if role.container() {
@@ -458,11 +465,12 @@ impl Scanner {
                         }
                     }
                 }
-            } else if let Some(sl) = self.selflog.as_mut() {
-                if sl.pid == pid {
-                    FAILED.set();
-                    sl.pid = 0;
-                }
+            } else if let Some(sl) = self.selflog.as_mut().filter(|sl| sl.pid == pid) {
+                FAILED.set();
+                sl.pid = 0;
+            } else if let Some(px) = self.prefixer.as_mut().filter(|px| px.pid == pid) {
+                FAILED.set();
+                px.died();
             }
         }
     }
@@ -471,6 +479,7 @@ impl Scanner {
     fn scan(&mut self) {
         self.reap();
         self.restart_selflog();
+        self.restart_prefixer();
         for r in self.records.values_mut() {
             r.active = false;
         }
@@ -559,14 +568,24 @@ impl Scanner {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 let mut log = None;
+                let mut prefixed = false;
                 if name.len() <= 255 {
-                    match nix::sys::stat::stat(join(&name, b"/log").as_slice()) {
-                        Ok(_) => match fsio::pipe_coe(false) {
+                    let has_log = match nix::sys::stat::stat(join(&name, b"/log").as_slice()) {
+                        Ok(_) => true,
+                        Err(Errno::ENOENT) => false,
+                        Err(e) => return warn(&[b"unable to stat ", &name, b"/log"], e),
+                    };
+                    prefixed = !has_log && self.prefixer.is_some();
+                    if has_log || prefixed {
+                        match fsio::pipe_coe(false) {
                             Ok(p) => log = Some(p),
                             Err(e) => return warn(&[b"unable to create pipe for ", &name], e),
-                        },
-                        Err(Errno::ENOENT) => {}
-                        Err(e) => return warn(&[b"unable to stat ", &name, b"/log"], e),
+                        }
+                    }
+                    if let (true, Some(px), Some((rd, _))) =
+                        (prefixed, self.prefixer.as_mut(), &log)
+                    {
+                        px.add(&name, rd.as_raw_fd());
                     }
                 }
                 let dirfd = if self.stop_removed {
@@ -588,6 +607,7 @@ impl Scanner {
                     log_pid: 0,
                     dirfd,
                     stopping: false,
+                    prefixed,
                 })
             }
         };
@@ -608,7 +628,7 @@ impl Scanner {
                 Err(()) => return,
             }
         }
-        if r.log_pid == 0 {
+        if r.log_pid == 0 && !r.prefixed {
             if let Some((rd, _)) = &r.log {
                 let fd = rd.as_raw_fd();
                 if let Ok(pid) = spawn_supervise(&r.name, b"/log", Some((fd, 0)), nofile, None) {
@@ -669,6 +689,27 @@ impl Scanner {
         self.selflog = Some(sl);
     }
 
+    /// Starts the catch-all prefixer when there is none (at start-up, or
+    /// after it died) with every prefixed service's pipe.
+    fn restart_prefixer(&mut self) {
+        let Some(px) = self.prefixer.as_mut() else {
+            return;
+        };
+        if px.pid != 0 {
+            return;
+        }
+        let streams = self
+            .records
+            .values()
+            .filter(|r| r.prefixed)
+            .filter_map(|r| {
+                r.log
+                    .as_ref()
+                    .map(|(rd, _)| (r.name.as_slice(), rd.as_raw_fd()))
+            });
+        px.start(streams);
+    }
+
     fn restart_selflog(&mut self) {
         let nofile = self.nofile;
         if let Some(sl) = self.selflog.as_mut() {
@@ -700,6 +741,13 @@ impl Scanner {
         self.reap();
         svctl::stop_tree(&mut self, PROG, timeout);
         let mut ok = self.records.values().all(|r| r.pid == 0 && r.log_pid == 0);
+        if let Some(px) = self.prefixer.as_mut() {
+            // no more streams; the catch-all exits once it has written
+            // everything the stopped services wrote
+            px.finish();
+            let gone = |sc: &mut Scanner| sc.prefixer.as_ref().is_none_or(|p| p.pid == 0);
+            ok &= self.wait_for(timeout, gone);
+        }
         if let Some(sl) = self.selflog.as_mut() {
             // svscan's fds 1 and 2 are the last writers svscan holds
             let _ = sys::dup2(sl.out.as_raw_fd(), 1);
