@@ -13,6 +13,7 @@ mod multilog;
 mod multilog_crash;
 mod multilog_diskfull;
 mod readproctitle;
+mod ship;
 mod shutdown;
 mod status_golden;
 mod supervise;
