@@ -7,6 +7,7 @@
 
 mod support;
 
+mod debpkg;
 mod frontends;
 mod install;
 mod multilog;
