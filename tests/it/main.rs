@@ -13,6 +13,7 @@ mod install;
 mod multilog;
 mod multilog_crash;
 mod multilog_diskfull;
+mod readme;
 mod readproctitle;
 mod ship;
 mod shutdown;
