@@ -324,6 +324,8 @@ function inline(s,    out, k, n, c, run, j, cl, body, bold, ital, lk) {
             if (LINKEND[k] != "") out = out " <" esc(LINKEND[k]) ">"
             k = LINKAFTER[k]; continue
         }
+        if (c == "\\" && substr(s, k + 1, 1) == "\n") { k++; continue }   # hard break: a space
+        if (c == "\\" && k == n) { k++; continue }
         if (c == "\\" && k < n && index(PUNCT, substr(s, k + 1, 1))) {
             out = out esc(substr(s, k + 1, 1)); k += 2; continue
         }

@@ -327,7 +327,7 @@ fn converter_handles_the_markdown_pages_use() {
     std::fs::write(
         &md,
         "# demo(8), demo-alias(8)\n\n## NAME\ndemo \u{2014} try every construct\n\n\
-         ## SYNOPSIS\n`demo` [`-v`] *dir* ...\n`demo` `--help`\n\n## DESCRIPTION\n\
+         ## SYNOPSIS\n`demo` [`-v`] *dir* ...\\\n`demo` `--help`\n\n## DESCRIPTION\n\
          Text with `code`, *emphasis*, **strong**, ***both***, a literal \\* star,\n\
          2 * 3, snake_case, a [link](https://example.org/x), a [page](svc.8.md),\n\
          a backslash \\\\ and \\fB not a font, \u{2014} \u{2013} \u{2192}.\n\
@@ -350,6 +350,11 @@ fn converter_handles_the_markdown_pages_use() {
     let page = out.join("demo.8");
     assert_lint_clean(&page);
     let r = render(&page);
+    // SYNOPSIS: a line per line, a Markdown hard break (`\` at the end) dropped
+    assert_eq!(
+        section(&r, "SYNOPSIS"),
+        ["demo [-v] dir ...", "demo --help"]
+    );
     for want in [
         "demo - try every construct",
         "demo [-v] dir ...",
