@@ -10,6 +10,7 @@ pub mod control;
 pub mod exec;
 pub mod filter;
 pub mod fsio;
+pub mod help;
 pub mod msg;
 pub mod status;
 pub mod svctl;

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::args::{self, Getopt, Opt};
+use crate::help::Help;
 use crate::msg::{self, Line};
 use crate::svctl::{self, Problem};
 use crate::sys;
@@ -54,24 +55,95 @@ enum Mode {
 }
 
 pub fn svcstart(args: &[&[u8]]) -> i32 {
-    main(args, "svcstart", Mode::Start)
+    main(args, &START, Mode::Start)
 }
 pub fn svcstop(args: &[&[u8]]) -> i32 {
-    main(args, "svcstop", Mode::Stop)
+    main(args, &STOP, Mode::Stop)
 }
 pub fn svcrestart(args: &[&[u8]]) -> i32 {
-    main(args, "svcrestart", Mode::Restart)
+    main(args, &RESTART, Mode::Restart)
 }
 pub fn svcreset(args: &[&[u8]]) -> i32 {
-    main(args, "svcreset", Mode::Reset)
+    main(args, &RESET, Mode::Reset)
 }
 
-fn usage(prog: &'static str) -> ! {
-    let text = format!("{prog} [-q] [-k] [-t seconds] dir ...");
-    msg::usage(prog, &text)
+/// The options and exit codes, the same for the four programs.
+macro_rules! options {
+    () => {
+        "  -t seconds  bound for each wait (default 10; decimals allowed); a start or
+              stop script is bounded only when -t is given
+  -k          svcstop, svcrestart: send KILL to a service still up at the
+              timeout, then wait up to 5 more seconds
+  -q          no progress output
+
+Exit status: 0 if every service ended in the wanted state, 1 if not,
+100 for a usage error.
+"
+    };
 }
 
-fn main(args: &[&[u8]], prog: &'static str, mode: Mode) -> i32 {
+const START: Help = Help {
+    prog: "svcstart",
+    usage: "svcstart [-q] [-k] [-t seconds] dir ...",
+    about: concat!(
+        "\
+Start each service and verify it: remove dir/down (so that it also starts at
+boot), run dir/start if it is executable and let its exit code decide, else
+send 'u' (svc -u) and wait until the service has been up, unpaused, for one
+second. A service that does not start is left down, dir/down as it was.
+
+",
+        options!()
+    ),
+    page: "svcstart",
+};
+
+const STOP: Help = Help {
+    prog: "svcstop",
+    usage: "svcstop [-q] [-k] [-t seconds] dir ...",
+    about: concat!(
+        "\
+Stop each service and verify it: create dir/down (so that it stays down at
+boot), run dir/stop if it is executable and let its exit code decide, else
+send 'd' (svc -d) and wait until the service is down.
+
+",
+        options!()
+    ),
+    page: "svcstart",
+};
+
+const RESTART: Help = Help {
+    prog: "svcrestart",
+    usage: "svcrestart [-q] [-k] [-t seconds] dir ...",
+    about: concat!(
+        "\
+Restart each service that is running (stop, then start, both verified);
+a stopped service is left alone. dir/down is not touched.
+
+",
+        options!()
+    ),
+    page: "svcstart",
+};
+
+const RESET: Help = Help {
+    prog: "svcreset",
+    usage: "svcreset [-q] [-k] [-t seconds] dir ...",
+    about: concat!(
+        "\
+Bring each service to the state its dir/down file says: stopped if it
+exists, started otherwise (both verified). dir/down is not touched.
+
+",
+        options!()
+    ),
+    page: "svcstart",
+};
+
+fn main(args: &[&[u8]], help: &Help, mode: Mode) -> i32 {
+    help.check(args);
+    let prog = help.prog;
     let mut o = Opts {
         prog,
         timeout: None,
@@ -82,16 +154,16 @@ fn main(args: &[&[u8]], prog: &'static str, mode: Mode) -> i32 {
     for opt in g.by_ref() {
         match opt {
             Opt::Flag(b't', Some(v)) => {
-                o.timeout = Some(args::seconds(v).unwrap_or_else(|| usage(prog)))
+                o.timeout = Some(args::seconds(v).unwrap_or_else(|| help.usage()))
             }
             Opt::Flag(b'k', _) => o.kill = true,
             Opt::Flag(b'q', _) => o.quiet = true,
-            _ => usage(prog),
+            _ => help.usage(),
         }
     }
     let dirs = g.rest();
     if dirs.is_empty() {
-        usage(prog);
+        help.usage();
     }
     let mut failed = false;
     for d in dirs {

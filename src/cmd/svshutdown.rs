@@ -27,17 +27,38 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::args::{self, Getopt, Opt};
-use crate::msg::{self, Line};
+use crate::help::Help;
+use crate::msg::Line;
 use crate::svctl;
 
 const PROG: &str = "svshutdown";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+const HELP: Help = Help {
+    prog: PROG,
+    usage: "svshutdown [-q] [-t seconds] [dir]",
+    about: "\
+Stop the whole supervision tree in dir (default /service) without losing a
+log line: SIGTERM to the svscan running in dir, svc -ox to every logger,
+./shutdown (if executable) and svc -dx to every service, then wait until
+the services are gone (KILL after the timeout) and the loggers have drained
+their pipes and exited.
+
+  -t seconds  bound for each wait (default 30; decimals allowed)
+  -q          no progress messages
+
+Exit status: 0 if nothing of the tree is left, 1 if something is (named on
+standard error), 100 for a usage error.
+",
+    page: PROG,
+};
+
 fn usage() -> ! {
-    msg::usage(PROG, "svshutdown [-q] [-t seconds] [dir]")
+    HELP.usage()
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
+    HELP.check(args);
     let mut timeout = DEFAULT_TIMEOUT;
     let mut quiet = false;
     let mut g = Getopt::new(args, b"qt:");

@@ -25,7 +25,7 @@ fn unshare_works() -> bool {
 macro_rules! need_unshare {
     () => {
         if !unshare_works() {
-            support::missing_peer("unshare --pid (PID namespaces)");
+            support::missing("unshare --pid (PID namespaces) is refused here");
             return;
         }
     };

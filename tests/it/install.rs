@@ -1,6 +1,7 @@
-//! scripts/install into temp roots: the expected files, links, boot entries
-//! and modes; a second run changes nothing; --uninstall removes what was
-//! added and nothing else; --dry-run changes nothing.
+//! scripts/install into temp roots: the expected files, links, manual
+//! pages, boot entries and modes; a second run changes nothing;
+//! --uninstall removes what was added and nothing else; --dry-run changes
+//! nothing; a root that does not exist is created; every option.
 
 use crate::support;
 use std::collections::BTreeMap;
@@ -9,38 +10,13 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const PROGS: &[&str] = &[
-    "svscan",
-    "supervise",
-    "svc",
-    "svok",
-    "svstat",
-    "svscanboot",
-    "readproctitle",
-    "multilog",
-    "tai64n",
-    "tai64nlocal",
-    "setuidgid",
-    "envuidgid",
-    "envdir",
-    "softlimit",
-    "setlock",
-    "fghack",
-    "pgrphack",
-    "svcstart",
-    "svcstop",
-    "svcrestart",
-    "svcreset",
-    "svshutdown",
-];
-
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install")
 }
 
 /// A stand-in build directory: one small executable per program.
 fn fake_build(dir: &Path) {
-    for p in PROGS {
+    for p in &support::programs() {
         support::script(&dir.join(p), &format!("#!/bin/sh\necho {p}\n"));
     }
 }
@@ -137,7 +113,7 @@ fn systemd_host() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for p in PROGS {
+    for p in &support::programs() {
         let installed = s.root.join("usr/local/bin").join(p);
         assert_eq!(
             fs::read(&installed).unwrap(),
@@ -289,4 +265,287 @@ fn refuses_missing_build_and_bad_usage() {
     assert_eq!(out.status.code(), Some(100));
     let out = install(&s.root, &s.from, &["--uninstall"]);
     assert_eq!(out.status.code(), Some(111), "nothing to uninstall");
+}
+
+/// The unit as the template dist/daemontools-rs.service.in gives it.
+fn unit_from_template(bindir: &str, servicedir: &str) -> String {
+    let t = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/daemontools-rs.service.in"),
+    )
+    .unwrap();
+    t.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            format!(
+                "{}\n",
+                l.replace("@BINDIR@", bindir)
+                    .replace("@SERVICEDIR@", servicedir)
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn unit_comes_from_the_one_template() {
+    let s = setup();
+    let out = install(
+        &s.root,
+        &s.from,
+        &[
+            "--boot",
+            "systemd",
+            "--prefix",
+            "/opt/dt",
+            "--service-dir",
+            "/srv/sv",
+            "--no-start",
+        ],
+    );
+    assert!(out.status.success());
+    let unit = read(&s.root, "etc/systemd/system/daemontools-rs.service");
+    assert_eq!(unit, unit_from_template("/opt/dt/bin", "/srv/sv"));
+    assert!(
+        unit.contains("ExecStart=/opt/dt/bin/svscanboot /srv/sv\n"),
+        "{unit}"
+    );
+    if support::have("systemd-analyze") {
+        // the unit parses (the programs it names are not on this host, so
+        // only syntax problems are looked for)
+        let f = s.root.join("daemontools-rs.service");
+        fs::write(&f, &unit).unwrap();
+        let o = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&f)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        for l in err.lines() {
+            assert!(
+                l.contains("/opt/dt/bin/")
+                    || l.contains("Failed to") && l.contains("daemontools-rs.service"),
+                "systemd-analyze verify: {err}"
+            );
+            assert!(
+                !l.contains("Unknown key") && !l.contains("Unknown section"),
+                "{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn manual_pages_installed_and_found_by_man() {
+    let s = setup();
+    let out = install(&s.root, &s.from, &["--boot", "none"]);
+    assert!(out.status.success());
+    let man8 = s.root.join("usr/local/share/man/man8");
+    for p in support::programs() {
+        let page = man8.join(format!("{p}.8"));
+        let m =
+            fs::symlink_metadata(&page).unwrap_or_else(|_| panic!("no page {}", page.display()));
+        if m.file_type().is_symlink() {
+            // another name of a page: a link to it, in the same directory
+            let target = fs::read_link(&page).unwrap();
+            assert!(
+                man8.join(&target).is_file(),
+                "{} -> {}",
+                p,
+                target.display()
+            );
+        } else {
+            assert_eq!(m.permissions().mode() & 0o7777, 0o644, "{p}.8");
+            let text = fs::read_to_string(&page).unwrap();
+            assert!(
+                text.contains(&format!(".TH {} 8 ", p.to_uppercase())),
+                "{p}.8"
+            );
+        }
+    }
+    assert_eq!(
+        fs::read_link(man8.join("svcstop.8")).unwrap(),
+        PathBuf::from("svcstart.8")
+    );
+    if !support::have("man") {
+        return support::missing("man (man-db) is not installed");
+    }
+    let man = |args: &[&str]| {
+        let o = Command::new("man")
+            .arg("-M")
+            .arg(s.root.join("usr/local/share/man"))
+            .args(args)
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .env_remove("MANPATH")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "man {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // `man svc` shows our page, as after an install to /usr/local
+    let page = man(&["svc"]);
+    assert!(
+        page.contains("svc - control services monitored by supervise"),
+        "{page}"
+    );
+    assert!(page.contains("daemontools-rs"), "{page}");
+    assert_eq!(
+        man(&["-w", "svcstop"]).trim(),
+        man8.join("svcstart.8").display().to_string()
+    );
+}
+
+/// `--root` with a directory that does not exist (it once recursed until
+/// the shell gave up): --dry-run creates nothing, an install creates it,
+/// a re-install changes nothing, --uninstall removes what was added.
+#[test]
+fn root_that_does_not_exist() {
+    let s = setup();
+    let root = s.root.join("not/yet/there");
+    let out = install(&root, &s.from, &["--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("would run: mkdir -p {}", root.display())),
+        "{text}"
+    );
+    assert!(text.contains("installing /usr/local/bin/svscan"), "{text}");
+    assert!(!s.root.join("not").exists(), "--dry-run created something");
+
+    let out = install(&root, &s.from, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(root.join("usr/local/bin/svscan").is_file());
+    assert!(root.join("usr/local/share/man/man8/svscan.8").is_file());
+    assert!(root.join("service").is_dir());
+    assert!(read(&root, "etc/rc.local").contains("/usr/local/bin/svscanboot /service"));
+    let first = snapshot(&root);
+
+    let out = install(&root, &s.from, &[]);
+    assert!(out.status.success());
+    assert_eq!(snapshot(&root), first, "re-install changed something");
+
+    let out = install(&root, &s.from, &["--uninstall", "--dry-run"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removing /usr/local/bin/svscan"));
+    assert_eq!(
+        snapshot(&root),
+        first,
+        "--uninstall --dry-run changed something"
+    );
+
+    let out = install(&root, &s.from, &["--uninstall"]);
+    assert!(out.status.success());
+    assert!(snapshot(&root).is_empty(), "{:?}", snapshot(&root).keys());
+}
+
+/// A relative --root is taken from the current directory.
+#[test]
+fn relative_root() {
+    let s = setup();
+    let cwd = s.root.parent().unwrap();
+    let out = Command::new("sh")
+        .arg(script())
+        .args(["--root", "rel/root", "--boot", "none", "--from"])
+        .arg(&s.from)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(cwd.join("rel/root/usr/local/bin/svc").is_file());
+}
+
+#[test]
+fn every_boot_kind_can_be_forced() {
+    for kind in ["systemd", "inittab", "rc.local", "none"] {
+        let s = setup();
+        // a host that looks like systemd, unless forced otherwise
+        fs::create_dir_all(s.root.join("run/systemd/system")).unwrap();
+        let out = install(&s.root, &s.from, &["--boot", kind, "--no-start"]);
+        assert!(out.status.success(), "{kind}");
+        let unit = s
+            .root
+            .join("etc/systemd/system/daemontools-rs.service")
+            .exists();
+        let inittab = s.root.join("etc/inittab").exists();
+        let rc = s.root.join("etc/rc.local").exists();
+        assert_eq!(
+            (unit, inittab, rc),
+            (kind == "systemd", kind == "inittab", kind == "rc.local"),
+            "{kind}"
+        );
+        if kind == "inittab" {
+            assert_eq!(
+                read(&s.root, "etc/inittab"),
+                "SV:123456:respawn:/usr/local/bin/svscanboot /service\n"
+            );
+        }
+        let out = install(&s.root, &s.from, &["--uninstall"]);
+        assert!(out.status.success(), "{kind}");
+        assert_eq!(
+            snapshot(&s.root).keys().collect::<Vec<_>>(),
+            [
+                Path::new("run"),
+                Path::new("run/systemd"),
+                Path::new("run/systemd/system")
+            ],
+            "{kind}: uninstall left something"
+        );
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let run = |args: &[&str]| {
+        Command::new("sh")
+            .arg(script())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(help.stderr.is_empty());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.starts_with("daemontools-rs installer:"), "{text}");
+    // every option of the usage message is explained, and no other
+    let bad = run(&["--bogus"]);
+    assert_eq!(bad.status.code(), Some(100));
+    let usage = String::from_utf8_lossy(&bad.stderr);
+    assert!(usage.starts_with("usage: "), "{usage}");
+    let options = |t: &str| {
+        let mut v: Vec<String> = t
+            .split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ',')
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    assert_eq!(options(&text), options(&usage), "--help vs usage message");
+    assert!(options(&usage).len() >= 11, "{usage}");
+    let version = run(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("install (daemontools-rs) {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }

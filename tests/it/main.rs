@@ -7,13 +7,19 @@
 
 mod support;
 
+<<<<<<< HEAD
 mod container;
+=======
+mod debpkg;
+>>>>>>> main
 mod frontends;
 mod install;
 mod multilog;
 mod multilog_crash;
 mod multilog_diskfull;
+mod readme;
 mod readproctitle;
+mod ship;
 mod shutdown;
 mod status_golden;
 mod supervise;

@@ -46,13 +46,49 @@ pub fn skip(why: &str) {
     eprintln!("SKIP: {why}");
 }
 
-/// A peer or facility a test needs is missing: under CI (`CI=true`) the
-/// test fails, elsewhere it is skipped with a message.
-pub fn missing_peer(what: &str) {
+/// A tool or peer the test needs is missing: under `CI=true` (where
+/// .ci/run installs everything) that fails the test, elsewhere it skips
+/// with a message. Use as `return support::missing("...")`.
+pub fn missing(what: &str) {
     if std::env::var_os("CI").is_some_and(|v| v == "true") {
-        panic!("{what} is required under CI but is not available");
+        panic!("CI=true and {what}");
     }
-    skip(&format!("{what} is not available"));
+    skip(what);
+}
+
+/// Whether `tool` is found in PATH.
+pub fn have(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(d.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// The programs this crate builds: the `[[bin]]` names of Cargo.toml.
+pub fn programs() -> Vec<String> {
+    let toml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let mut in_bin = false;
+    let mut v = Vec::new();
+    for line in toml.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin {
+            if let Some(name) = line
+                .strip_prefix("name")
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('='))
+            {
+                v.push(name.trim().trim_matches('"').to_string());
+            }
+        }
+    }
+    assert!(!v.is_empty(), "no [[bin]] in Cargo.toml");
+    v
 }
 
 pub fn tempdir() -> tempfile::TempDir {
