@@ -7,11 +7,8 @@
 
 mod support;
 
-<<<<<<< HEAD
 mod container;
-=======
 mod debpkg;
->>>>>>> main
 mod frontends;
 mod install;
 mod multilog;
