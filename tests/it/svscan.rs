@@ -296,9 +296,9 @@ fn new_dir_and_symlink_are_picked_up_with_a_log_pipe() {
 }
 
 /// Numbered lines; the logger is killed with SIGKILL while idle and its
-/// `run` waits a second before reading again, so the service writes into
-/// the pipe with nobody reading. Every number arrives exactly once, in
-/// order, through the same pipe.
+/// `run` waits for a `go` file before reading again, given only once the
+/// service has written into the pipe with nobody reading. Every number
+/// arrives exactly once, in order, through the same pipe.
 #[test]
 fn killing_the_logger_loses_no_line() {
     let mut t = Tree::new();
@@ -312,7 +312,12 @@ fn killing_the_logger_loses_no_line() {
           echo $i > count\n\
           sleep 0.01\n\
         done\n";
-    t.add("n", run, Some("#!/bin/sh\nsleep 1\nexec cat >> out\n"));
+    t.add(
+        "n",
+        run,
+        Some("#!/bin/sh\nwhile [ ! -e ../go ]; do sleep 0.05; done\nexec cat >> out\n"),
+    );
+    fs::write(t.path("n/go"), "").unwrap();
     let out = t.path("n/log/out");
     assert!(
         wait_until(LONG, || complete_lines(&out).len() >= 30),
@@ -341,9 +346,23 @@ fn killing_the_logger_loses_no_line() {
     assert!(pipe.starts_with("pipe:"));
     assert_eq!(fd_target(svc, 1), pipe);
 
+    fs::remove_file(t.path("n/go")).unwrap();
     support::send_signal(logger, 9);
     fs::remove_file(t.path("n/pause")).unwrap();
-    // supervise restarts the logger; its run sleeps a second before cat
+    // supervise restarts the logger, whose run waits for `go`; meanwhile
+    // the service writes into the pipe with nobody reading
+    let count = || -> usize {
+        fs::read_to_string(t.path("n/count"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_until(LONG, || count() > paused + 10),
+        "the service wrote nothing while the logger was down"
+    );
+    let written_meanwhile = count();
+    fs::write(t.path("n/go"), "").unwrap();
     let mut new = 0;
     assert!(
         wait_until(LONG, || {
@@ -351,22 +370,6 @@ fn killing_the_logger_loses_no_line() {
             new != 0 && new != logger && comm(new) == "cat"
         }),
         "logger not restarted"
-    );
-    let count = |t: &Tree| -> usize {
-        let mut c = 0;
-        wait_until(LONG, || {
-            c = fs::read_to_string(t.path("n/count"))
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0);
-            c > 0
-        });
-        c
-    };
-    let written_meanwhile = count(&t);
-    assert!(
-        written_meanwhile > paused + 10,
-        "the service wrote too little while the logger was down ({paused} → {written_meanwhile})"
     );
     assert_eq!(fd_target(new, 0), pipe, "the logger got another pipe");
     assert_eq!(status_pid(&t.path("n/supervise/status")), svc);
