@@ -11,6 +11,7 @@ pub mod exec;
 pub mod filter;
 pub mod fsio;
 pub mod msg;
+pub mod record;
 pub mod status;
 pub mod svctl;
 pub mod sys;

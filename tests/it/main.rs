@@ -9,6 +9,7 @@ mod support;
 
 mod frontends;
 mod install;
+mod lifecycle;
 mod multilog;
 mod multilog_crash;
 mod multilog_diskfull;
