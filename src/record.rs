@@ -794,6 +794,24 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../doc/status-json.md");
+        let start = doc.find("```json\n").unwrap() + 8;
+        let end = start + doc[start..].find("```").unwrap();
+        let text = &doc.as_bytes()[start..end];
+        let r = Record::parse(text).unwrap();
+        assert_eq!(
+            (r.state, r.starts, r.service.as_slice()),
+            (State::Waiting, 3, &b"web"[..])
+        );
+        assert_eq!(r.backoff.unwrap().delay, 4);
+        assert_eq!(r.next_start.unwrap().secs - r.since.secs, 4);
+        assert_eq!(r.since, t(1_700_000_000, 123_456));
+        // and what the writer makes of it is the same text
+        assert_eq!(json(&r), text);
+    }
+
+    #[test]
     fn labels() {
         let l = t(1_000_000_000, 123_456);
         assert_eq!(parse_label(&l.fmt()), Some(l));

@@ -112,11 +112,14 @@ pub fn child_name(last_component: &[u8], dev: u64, ino: u64) -> Vec<u8> {
             }
         })
         .collect();
-    // never `.`/`..` or a name the kernel reserves (`cgroup.*`)
-    if name.is_empty() || name.iter().all(|&c| c == b'.') || name.starts_with(b"cgroup.") {
-        name.insert(0, b'_');
+    if name.is_empty() {
+        name.push(b'_');
     }
     name.extend_from_slice(format!(".{dev}.{ino}").as_bytes());
+    // never a name of the kernel's interface files (`cgroup.*`)
+    if name.starts_with(b"cgroup.") {
+        name.insert(0, b'_');
+    }
     name
 }
 
@@ -283,7 +286,8 @@ mod tests {
     fn child_names_are_safe_and_unique() {
         assert_eq!(child_name(b"web", 2049, 7), b"web.2049.7".to_vec());
         assert_eq!(child_name(b"a b/\xff", 1, 2), b"a_b__.1.2".to_vec());
-        assert_eq!(child_name(b"..", 1, 2), b"_...1.2".to_vec());
+        assert_eq!(child_name(b"..", 1, 2), b"...1.2".to_vec());
+        assert_eq!(child_name(b"cgroup", 1, 2), b"_cgroup.1.2".to_vec());
         assert_eq!(child_name(b"", 1, 2), b"_.1.2".to_vec());
         assert_eq!(
             child_name(b"cgroup.procs", 1, 2),
