@@ -12,6 +12,7 @@ pub mod filter;
 pub mod fsio;
 pub mod help;
 pub mod msg;
+pub mod record;
 pub mod status;
 pub mod svctl;
 pub mod sys;

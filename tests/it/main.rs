@@ -11,6 +11,7 @@ mod container;
 mod debpkg;
 mod frontends;
 mod install;
+mod lifecycle;
 mod multilog;
 mod multilog_crash;
 mod multilog_diskfull;

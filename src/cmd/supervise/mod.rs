@@ -1,6 +1,12 @@
 //! `supervise S`: start and watch a service (daemontools 0.76, Debian
-//! build). The decisions live in `state::Machine`; this module does the
-//! I/O: the lock, the fifos, the status file, fork/exec and the event loop.
+//! build), with the opt-in lifecycle of doc/supervise.8.md (`finish`,
+//! `backoff`, `down-signal`, `timeout-kill`, `kill-group`, `cgroup`,
+//! `notify`) and the always-on record `supervise/status.json`.
+//!
+//! The decisions live in `state::Machine` (and `notify::Notifier`); this
+//! module does the I/O: the lock, the fifos, the status files, fork/exec
+//! and the event loop. The loop sleeps in poll(2) until a signal (self-pipe),
+//! a control byte or the machine's next deadline; there is no polling.
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
@@ -11,17 +17,23 @@ use nix::fcntl::Flock;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::stat::Mode;
-use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 
+use crate::exec;
 use crate::fsio;
 use crate::msg::{self, EXIT_TEMP, Line};
 use crate::status;
+pub mod cgroup;
+mod notify;
+pub mod settings;
 mod state;
 
 use crate::sys;
 use crate::tai64::Tai64n;
-use state::{Action, AfterReap, Machine};
+use notify::{Call, Event, Kind, Notifier, Script};
+use settings::Files;
+use state::{Action, Actions, AfterRun, Death, Machine, Now, OnDown, StartMode};
 
 const PROG: &str = "supervise";
 
@@ -36,6 +48,17 @@ struct Supervise<'a> {
     _ok: Option<OwnedFd>,
     run: CString,
     m: Machine,
+    notifier: Notifier,
+    files: Files<'a>,
+    /// The service's cgroup once containment was set up.
+    cgroup: Option<cgroup::Cgroup>,
+    /// Containment was tried (and said so if it is unusable).
+    cgroup_tried: bool,
+    /// The monotonic clock's origin (`Now::mono` counts from it).
+    epoch: Instant,
+    my_pid: u32,
+    /// The JSON text, reused from one write to the next.
+    json: Vec<u8>,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -99,6 +122,13 @@ pub fn main(args: &[&[u8]]) -> i32 {
         _ok: None,
         run: CString::new("./run").expect("no NUL"),
         m: Machine::new(down, Tai64n::now()),
+        notifier: Notifier::default(),
+        files: Files::new(dir),
+        cgroup: None,
+        cgroup_tried: false,
+        epoch: Instant::now(),
+        my_pid: std::process::id(),
+        json: Vec::with_capacity(1024),
     };
     sv.announce();
 
@@ -112,6 +142,10 @@ pub fn main(args: &[&[u8]]) -> i32 {
         sv.start();
     }
     sv.run_loop();
+    sv.drain_notify();
+    if let Some(cg) = &sv.cgroup {
+        cg.remove(Duration::from_secs(1));
+    }
     sv.announce();
     // Like 0.76's _exit(0): the kernel closes the descriptors and drops the
     // lock; no explicit unlock or close calls first.
@@ -170,6 +204,34 @@ fn deepsleep(secs: u64) {
     }
 }
 
+/// The child side of every fork: default SIGCHLD, unblocked.
+fn child_signals() {
+    let _ = sys::uncatch(Signal::SIGCHLD);
+    block_sigchld(false);
+}
+
+/// kill(2), ignoring errors (the process may be gone already).
+fn kill(pid: i32, sig: Signal) {
+    let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
+}
+
+/// SIGKILL to a helper that made itself a session leader: its group, and
+/// itself in case it had not called setsid(2) yet.
+fn kill_helper(pid: u32) {
+    kill(-(pid as i32), Signal::SIGKILL);
+    kill(pid as i32, Signal::SIGKILL);
+}
+
+fn death(st: WaitStatus) -> Option<(u32, Death)> {
+    match st {
+        WaitStatus::Exited(pid, code) => Some((pid.as_raw() as u32, Death::exited(code))),
+        WaitStatus::Signaled(pid, sig, core) => {
+            Some((pid.as_raw() as u32, Death::killed(sig as i32, core)))
+        }
+        _ => None,
+    }
+}
+
 impl Supervise<'_> {
     fn warn(&self, what: &str, tail: &str, e: Option<Errno>) {
         let l = Line::new(PROG, "warning").s(what).b(self.dir).s(tail);
@@ -179,39 +241,120 @@ impl Supervise<'_> {
         }
     }
 
-    /// Writes supervise/status via status.new + rename. Failures warn.
-    fn announce(&self) {
-        let rec = self.m.status().encode();
-        let fd = match fsio::open_trunc(b"supervise/status.new") {
+    fn now(&self) -> Now {
+        Now {
+            wall: Tai64n::now(),
+            mono: self.epoch.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// Writes `data` to supervise/NAME via NAME.new + rename; failures
+    /// warn. Returns whether the file was replaced.
+    fn replace(&self, name: &str, data: &[u8]) -> bool {
+        let new = format!("supervise/{name}.new");
+        let fd = match fsio::open_trunc(new.as_bytes()) {
             Ok(fd) => fd,
-            Err(e) => return self.warn("unable to open ", "/supervise/status.new", Some(e)),
+            Err(e) => {
+                self.warn("unable to open ", &format!("/{new}"), Some(e));
+                return false;
+            }
         };
-        match nix::unistd::write(&fd, &rec) {
-            Err(e) => return self.warn("unable to write ", "/supervise/status.new", Some(e)),
-            Ok(n) if n < status::LEN => {
-                let l = Line::new(PROG, "warning").s("unable to write ").b(self.dir);
-                l.s("/supervise/status.new: partial write").emit();
-                return;
+        match nix::unistd::write(&fd, data) {
+            Err(e) => {
+                self.warn("unable to write ", &format!("/{new}"), Some(e));
+                return false;
+            }
+            Ok(n) if n < data.len() => {
+                self.warn("unable to write ", &format!("/{new}: partial write"), None);
+                return false;
             }
             Ok(_) => {}
         }
         drop(fd);
         if let Err(e) = nix::fcntl::renameat(
             nix::fcntl::AT_FDCWD,
-            "supervise/status.new",
+            new.as_str(),
             nix::fcntl::AT_FDCWD,
-            "supervise/status",
+            &new[..new.len() - 4],
         ) {
-            self.warn(
-                "unable to rename ",
-                "/supervise/status.new to status",
-                Some(e),
-            );
+            let tail = format!("/{new} to {name}");
+            self.warn("unable to rename ", &tail, Some(e));
+            return false;
+        }
+        true
+    }
+
+    /// Writes supervise/status (the 18 bytes of 0.76) and then, only if
+    /// that worked, supervise/status.json, so the JSON is never ahead.
+    fn announce(&mut self) {
+        let rec = self.m.status().encode();
+        debug_assert_eq!(rec.len(), status::LEN);
+        if !self.replace("status", &rec) {
+            return;
+        }
+        let mut r = self.m.record();
+        r.service = self.dir.to_vec();
+        r.supervise_pid = self.my_pid;
+        r.normally_up = matches!(nix::sys::stat::stat("down"), Err(Errno::ENOENT));
+        if self.m.mode.contained {
+            r.cgroup = self.cgroup.as_ref().map(|c| c.dir.clone());
+        }
+        let mut json = std::mem::take(&mut self.json);
+        json.clear();
+        r.write_json(&mut json);
+        self.replace("status.json", &json);
+        self.json = json;
+    }
+
+    /// Whether `./run` can be contained now: sets up the cgroup on first
+    /// use (saying once why not, when not), recreates it if it went away.
+    fn cgroup_ready(&mut self) -> bool {
+        if let Some(cg) = &self.cgroup {
+            return match nix::unistd::mkdir(&cg.dir[..], Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => true,
+                Err(e) => {
+                    self.warn("unable to recreate the cgroup of ", "", Some(e));
+                    false
+                }
+            };
+        }
+        if self.cgroup_tried {
+            return false;
+        }
+        self.cgroup_tried = true;
+        match cgroup::setup() {
+            Ok(cg) => {
+                let left = cg.pids();
+                if !left.is_empty() {
+                    Line::new(PROG, "warning")
+                        .s("killing ")
+                        .s(&left.len().to_string())
+                        .s(" processes left in ")
+                        .b(&cg.dir)
+                        .emit();
+                    cg.kill_all();
+                }
+                self.cgroup = Some(cg);
+                true
+            }
+            Err(why) => {
+                let l = Line::new(PROG, "warning").b(self.dir).s("/cgroup: ");
+                l.s(&why).s(": running without containment").emit();
+                false
+            }
         }
     }
 
     /// Forks and execs ./run, then sleeps one second with SIGCHLD blocked.
     fn start(&mut self) {
+        let mut mode = StartMode {
+            group: Files::flag("kill-group"),
+            contained: false,
+        };
+        if Files::flag("cgroup") {
+            mode.contained = self.cgroup_ready();
+        }
+        let procs = self.cgroup.as_ref().map(|c| c.procs.clone());
         match sys::fork() {
             Err(e) => {
                 self.warn("unable to fork for ", ", sleeping 60 seconds", Some(e));
@@ -221,8 +364,13 @@ impl Supervise<'_> {
                 self.m.start_failed();
             }
             Ok(ForkResult::Child) => {
-                let _ = sys::uncatch(Signal::SIGCHLD);
-                block_sigchld(false);
+                child_signals();
+                if mode.group {
+                    let _ = nix::unistd::setsid();
+                }
+                if mode.contained {
+                    self.enter_cgroup(procs.as_deref());
+                }
                 let e = match nix::unistd::execv(&self.run, &[&self.run]) {
                     Err(e) => e,
                     Ok(never) => match never {},
@@ -235,9 +383,131 @@ impl Supervise<'_> {
                     .exit_child(EXIT_TEMP);
             }
             Ok(ForkResult::Parent { child }) => {
-                self.m.started(child.as_raw() as u32, Tai64n::now());
-                self.announce();
+                let now = self.now();
+                let acts = self.m.started(child.as_raw() as u32, now, mode);
+                self.perform(acts);
                 deepsleep(1);
+            }
+        }
+    }
+
+    /// In the child: moves itself into the service's cgroup.
+    fn enter_cgroup(&self, procs: Option<&std::ffi::CStr>) {
+        let Some(procs) = procs else { return };
+        let r = fsio::open_write(procs.to_bytes())
+            .and_then(|fd| nix::unistd::write(&fd, b"0").map(drop));
+        if let Err(e) = r {
+            Line::new(PROG, "warning")
+                .s("unable to enter ")
+                .b(procs.to_bytes())
+                .err(e)
+                .emit();
+        }
+    }
+
+    /// Forks a helper script (`./finish`, `./notify`) as a session leader
+    /// with `argv` and `env`; returns its pid.
+    fn spawn_helper(&self, name: &str, argv: &[&[u8]], env: &[&[u8]]) -> Option<u32> {
+        let path = format!("./{name}");
+        let cmd = exec::Command::new(path.as_bytes(), argv, env, env);
+        match sys::fork() {
+            Err(e) => {
+                self.warn("unable to fork for ", &format!("/{name}"), Some(e));
+                None
+            }
+            Ok(ForkResult::Child) => {
+                child_signals();
+                let _ = nix::unistd::setsid();
+                let e = cmd.exec();
+                Line::new(PROG, "warning")
+                    .s("unable to start ")
+                    .b(self.dir)
+                    .s("/")
+                    .s(name)
+                    .err(e)
+                    .exit_child(127);
+            }
+            Ok(ForkResult::Parent { child }) => Some(child.as_raw() as u32),
+        }
+    }
+
+    /// `./finish CODE SIGNAL DIR` (s6's arguments).
+    fn start_finish(&mut self, code: i32, signal: i32) {
+        let limit = self.files.timeout_finish();
+        let (code, signal) = (code.to_string(), signal.to_string());
+        let argv: [&[u8]; 4] = [b"./finish", code.as_bytes(), signal.as_bytes(), self.dir];
+        let env = sys::environ();
+        if let Some(pid) = self.spawn_helper("finish", &argv, &env) {
+            let now = self.now();
+            self.m.finish_started(pid, now, limit);
+        }
+    }
+
+    /// An event for `./notify`, if there is an executable one.
+    fn notify(&mut self, ev: Event) {
+        if !self.files.script("notify") {
+            return;
+        }
+        let mut call = self.notifier.push(ev);
+        while let Some((ev, coalesced)) = call {
+            call = self.spawn_notify(ev, coalesced);
+        }
+    }
+
+    /// Runs `./notify SCRIPT EVENT PID CODE` with NOTIFY_COALESCED set;
+    /// returns the next call if the fork failed.
+    fn spawn_notify(&mut self, ev: Event, coalesced: u32) -> Option<Call> {
+        let limit = self.files.timeout_notify();
+        let (pid, code) = (ev.pid.to_string(), ev.code.to_string());
+        let argv: [&[u8]; 5] = [
+            b"./notify",
+            ev.script.name().as_bytes(),
+            ev.kind.name().as_bytes(),
+            pid.as_bytes(),
+            code.as_bytes(),
+        ];
+        let changes = [format!("NOTIFY_COALESCED={coalesced}").into_bytes()];
+        let env = exec::apply_env(&sys::environ(), &changes);
+        match self.spawn_helper("notify", &argv, &env) {
+            Some(child) => {
+                let at = self.now().mono + u64::from(limit);
+                self.notifier.spawned(child, at);
+                None
+            }
+            None => self.notifier.ended(),
+        }
+    }
+
+    fn perform(&mut self, actions: Actions) {
+        for action in actions.iter() {
+            match action {
+                Action::Announce => self.announce(),
+                Action::Kill(sig) => {
+                    let pid = self.m.pid as i32;
+                    kill(if self.m.mode.group { -pid } else { pid }, sig);
+                }
+                Action::Start => self.start(),
+                Action::StartFinish { code, signal } => self.start_finish(code, signal),
+                Action::KillFinish => {
+                    self.warn("killing ", "/finish: timeout-finish reached", None);
+                    kill_helper(self.m.finish_pid);
+                }
+                Action::KillCgroup => {
+                    if let Some(cg) = &self.cgroup {
+                        cg.kill_all();
+                    }
+                }
+                Action::Notify(ev) => self.notify(ev),
+                Action::NotifyFinishStarted => {
+                    if self.m.finish_pid != 0 {
+                        self.notify(Event {
+                            script: Script::Finish,
+                            kind: Kind::Start,
+                            pid: self.m.finish_pid,
+                            code: 0,
+                        });
+                    }
+                }
             }
         }
     }
@@ -248,14 +518,13 @@ impl Supervise<'_> {
             if self.m.done() {
                 return;
             }
-            self.wait_for_event();
+            self.wait_for_event(true);
             self.drain_selfpipe();
-            if self.reap() {
+            self.reap();
+            if self.m.done() {
                 return;
             }
-            if self.m.retry_due() {
-                self.start();
-            }
+            self.timers();
             let mut byte = [0u8; 1];
             if let Ok(1) = nix::unistd::read(&self.control_r, &mut byte) {
                 self.control(byte[0]);
@@ -263,18 +532,49 @@ impl Supervise<'_> {
         }
     }
 
-    fn wait_for_event(&self) {
+    /// Acts on the deadlines that have passed.
+    fn timers(&mut self) {
+        let now = self.now();
+        let acts = self.m.tick(now);
+        self.perform(acts);
+        if let Some(pid) = self.notifier.overdue(now.mono) {
+            self.warn("killing ", "/notify: timeout-notify reached", None);
+            kill_helper(pid);
+        }
+    }
+
+    /// After the main loop: lets a running or pending `./notify` finish
+    /// (each run within its limit).
+    fn drain_notify(&mut self) {
+        while self.notifier.busy() {
+            self.wait_for_event(false);
+            self.drain_selfpipe();
+            self.reap();
+            self.timers();
+        }
+    }
+
+    /// Sleeps in poll(2) until a signal, a control byte (if `control`) or
+    /// the next deadline.
+    fn wait_for_event(&self, control: bool) {
+        let deadline = [self.m.deadline(), self.notifier.deadline()]
+            .into_iter()
+            .flatten()
+            .min();
+        // daemontools waits at most 1000.02 s when nothing is due.
+        let ms = match deadline {
+            None => 1_000_020,
+            Some(d) => d.saturating_sub(self.now().mono).min(1_000_020),
+        };
+        let timeout = PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX);
         block_sigchld(false);
         {
             let mut fds = [
                 PollFd::new(self.selfpipe_r.as_fd(), PollFlags::POLLIN),
                 PollFd::new(self.control_r.as_fd(), PollFlags::POLLIN),
             ];
-            // daemontools waits at most 1000.02 s; nothing depends on it.
-            let _ = nix::poll::poll(
-                &mut fds,
-                PollTimeout::try_from(1_000_020).unwrap_or(PollTimeout::MAX),
-            );
+            let n = if control { 2 } else { 1 };
+            let _ = nix::poll::poll(&mut fds[..n], timeout);
         }
         block_sigchld(true);
     }
@@ -288,43 +588,49 @@ impl Supervise<'_> {
         }
     }
 
-    /// Reaps children. Returns true when the loop must end at once (the
-    /// service exited while `svc -x` was pending).
-    fn reap(&mut self) -> bool {
+    /// Reaps every child that has ended: `./notify` runs, `./finish`, and
+    /// `./run` (last); inherited children are ignored.
+    fn reap(&mut self) {
+        let mut run = None;
         loop {
-            let pid = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(st) => match st.pid() {
-                    Some(p) => p,
-                    None => return false,
-                },
+            let st = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(st) => st,
                 Err(Errno::EINTR) => continue,
-                Err(_) => return false,
+                Err(_) => break,
             };
-            if self.m.pid == 0 || pid.as_raw() as u32 != self.m.pid {
-                // An inherited child that is not the service: ignore it.
-                continue;
+            let Some((pid, d)) = death(st) else { continue };
+            if self.notifier.is(pid) {
+                let mut call = self.notifier.ended();
+                while let Some((ev, coalesced)) = call {
+                    call = self.spawn_notify(ev, coalesced);
+                }
+            } else if pid != 0 && pid == self.m.finish_pid {
+                let now = self.now();
+                let acts = self.m.finish_ended(d, now);
+                self.perform(acts);
+            } else if pid != 0 && pid == self.m.pid {
+                run = Some(d);
             }
-            let next = self.m.reaped(Tai64n::now());
-            self.announce();
-            match next {
-                AfterReap::Exit => return true,
-                AfterReap::Restart => self.start(),
-                AfterReap::Stay => {}
-            }
-            return false;
+        }
+        if let Some(d) = run {
+            let dir = AfterRun {
+                finish: self.files.script("finish"),
+                backoff: self.files.backoff(),
+            };
+            let now = self.now();
+            let acts = self.m.run_ended(d, now, dir);
+            self.perform(acts);
         }
     }
 
     fn control(&mut self, byte: u8) {
-        let pid = self.m.pid;
-        for action in self.m.control(byte).iter() {
-            match action {
-                Action::Announce => self.announce(),
-                Action::Kill(sig) => {
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), sig);
-                }
-                Action::Start => self.start(),
-            }
-        }
+        let now = self.now();
+        let files = &mut self.files;
+        let acts = self.m.control(byte, now, || OnDown {
+            signal: files.down_signal(),
+            timeout_kill: files.timeout_kill(),
+        });
+        self.perform(acts);
     }
 }

@@ -1,8 +1,10 @@
-//! `svstat dir ...`: one status line per directory on stdout.
+//! `svstat dir ...`: one status line per directory on stdout, exactly as
+//! 0.76 prints it; `svstat --long dir ...` adds the lifecycle record.
 
 use nix::errno::Errno;
 
 mod buffer;
+mod long;
 
 use crate::fsio;
 use crate::msg::{self, errstr};
@@ -15,6 +17,10 @@ const PROG: &str = "svstat";
 type Out = BufOut<std::os::fd::BorrowedFd<'static>>;
 
 pub fn main(args: &[&[u8]]) -> i32 {
+    // 0.76 would take `--long` for a directory name; no real tree has one.
+    if args.get(1) == Some(&&b"--long"[..]) {
+        return long::main(&args[2..]);
+    }
     let dirs = args.get(1..).unwrap_or(&[]);
     // Opened even when there is no directory: 0.76 fails the same way.
     let here = fsio::open_read(b".")
@@ -46,37 +52,49 @@ fn problem(out: &mut Out, what: &str, detail: Option<&str>) {
     }
 }
 
-/// Appends the status text of `dir`.
-fn describe(out: &mut Out, dir: &[u8]) {
-    if let Err(e) = nix::unistd::chdir(dir) {
-        return problem(out, "unable to chdir: ", Some(errstr(e)));
-    }
+/// A problem as 0.76 reports it: what, then the errno text or `bad format`.
+type Problem = (&'static str, Option<&'static str>);
+
+/// Reads the service in the current directory (svstat has chdir'ed into
+/// it) the way 0.76 does, check by check: (record, normally up).
+fn read_here() -> Result<(Status, bool), Problem> {
     let normally_up = match nix::sys::stat::stat("down") {
         Ok(_) => false,
         Err(Errno::ENOENT) => true,
-        Err(e) => return problem(out, "unable to stat down: ", Some(errstr(e))),
+        Err(e) => return Err(("unable to stat down: ", Some(errstr(e)))),
     };
     match fsio::open_write(b"supervise/ok") {
         Ok(_) => {}
-        Err(Errno::ENXIO) => return problem(out, "supervise not running", None),
-        Err(e) => return problem(out, "unable to open supervise/ok: ", Some(errstr(e))),
+        Err(Errno::ENXIO) => return Err(("supervise not running", None)),
+        Err(e) => return Err(("unable to open supervise/ok: ", Some(errstr(e)))),
     }
     let fd = match fsio::open_read(b"supervise/status") {
         Ok(fd) => fd,
-        Err(e) => return problem(out, "unable to open supervise/status: ", Some(errstr(e))),
+        Err(e) => return Err(("unable to open supervise/status: ", Some(errstr(e)))),
     };
     let mut rec = [0u8; status::LEN];
     let r = fsio::read(&fd, &mut rec);
     drop(fd);
     match r {
-        Ok(n) if n == status::LEN => {}
-        Ok(_) => return problem(out, "unable to read supervise/status: ", Some("bad format")),
+        Ok(n) if n == status::LEN => Ok((Status::decode(&rec), normally_up)),
+        Ok(_) => Err(("unable to read supervise/status: ", Some("bad format"))),
         // Deliberate difference: 0.76 formats stale buffer bytes here.
-        Err(e) => return problem(out, "unable to read supervise/status: ", Some(errstr(e))),
+        Err(e) => Err(("unable to read supervise/status: ", Some(errstr(e)))),
     }
+}
+
+/// Appends the status text of `dir`.
+fn describe(out: &mut Out, dir: &[u8]) {
+    if let Err(e) = nix::unistd::chdir(dir) {
+        return problem(out, "unable to chdir: ", Some(errstr(e)));
+    }
+    let (st, normally_up) = match read_here() {
+        Ok(v) => v,
+        Err((what, detail)) => return problem(out, what, detail),
+    };
     // time(2) per directory, after the read, as 0.76's tai_now.
     let now = sys::unix_time();
-    Status::decode(&rec).describe_pieces(normally_up, now, |p| {
+    st.describe_pieces(normally_up, now, |p| {
         let _ = out.put(p);
     });
 }
