@@ -363,3 +363,100 @@ fn svscan_init_0_76_ignores_sigterm() {
     assert!(wait_until(LONG, || c.svok("t")), "{}", c.output());
     assert!(support::alive(pid));
 }
+
+/// A main service (`.svscan/main`) that fails for good — its `./finish`
+/// exits 125 — ends the container with its exit code, after a lossless
+/// stop of the rest of the tree.
+#[test]
+fn main_service_exit_code_becomes_the_containers() {
+    need_unshare!();
+    let mut c = Container::new();
+    // exits 3 the second time, then finish says "for good"
+    support::script(
+        &c.path("app/run"),
+        "#!/bin/sh\nif [ -e ran ]; then exit 3; fi\ntouch ran\nexit 0\n",
+    );
+    support::script(
+        &c.path("app/finish"),
+        "#!/bin/sh\nif [ \"$1\" = 3 ]; then exit 125; fi\nexit 0\n",
+    );
+    support::script(&c.path("other/run"), &producer("other"));
+    support::script(&c.path("other/log/run"), MULTILOG);
+    fs::create_dir_all(c.path(".svscan")).unwrap();
+    std::os::unix::fs::symlink("../app", c.path(".svscan/main")).unwrap();
+    c.start(&[]);
+    assert_eq!(
+        c.exit_code(Duration::from_secs(60)),
+        Some(3),
+        "{}",
+        c.output()
+    );
+    let lines = logged(&c.path("other/log/main"));
+    assert!(!lines.is_empty(), "other logged nothing");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l, &format!("other {}", i + 1));
+    }
+}
+
+/// `svc -d` on the main service ends the container with its last exit:
+/// killed by SIGTERM, 128 + 15.
+#[test]
+fn main_service_brought_down_gives_128_plus_signal() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(&c.path("app/run"), "#!/bin/sh\nexec sleep 100000\n");
+    fs::create_dir_all(c.path(".svscan")).unwrap();
+    std::os::unix::fs::symlink("../app", c.path(".svscan/main")).unwrap();
+    c.start(&[]);
+    assert!(wait_until(LONG, || c.svok("app")));
+    let svc = support::run(support::bin("svc"), &["-d", "app"], &c.dir);
+    assert!(svc.status.success());
+    assert_eq!(
+        c.exit_code(Duration::from_secs(60)),
+        Some(143),
+        "{}",
+        c.output()
+    );
+}
+
+/// With `SVSCAN_MAIN_EXIT=any`, the first exit of the main service ends
+/// the container with its code, although supervise would restart it.
+#[test]
+fn any_exit_of_the_main_service_ends_the_container() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(&c.path("app/run"), "#!/bin/sh\nexit 7\n");
+    fs::create_dir_all(c.path(".svscan")).unwrap();
+    std::os::unix::fs::symlink("../app", c.path(".svscan/main")).unwrap();
+    c.start(&[("SVSCAN_MAIN_EXIT", "any")]);
+    assert_eq!(
+        c.exit_code(Duration::from_secs(60)),
+        Some(7),
+        "{}",
+        c.output()
+    );
+}
+
+/// SIGTERM while the main service crash-loops: the container exits with
+/// the main service's failure, not 0.
+#[test]
+fn stop_while_the_main_service_is_failing_reports_it() {
+    need_unshare!();
+    let mut c = Container::new();
+    support::script(&c.path("app/run"), "#!/bin/sh\nexit 9\n");
+    support::script(&c.path("app/backoff"), "60\n");
+    fs::create_dir_all(c.path(".svscan")).unwrap();
+    std::os::unix::fs::symlink("../app", c.path(".svscan/main")).unwrap();
+    c.start(&[]);
+    // wait until it has exited at least once (the record says so)
+    let rec = c.path("app/supervise/status.json");
+    assert!(wait_until(LONG, || fs::read_to_string(&rec)
+        .is_ok_and(|s| s.contains("\"code\":9"))));
+    c.signal(libc::SIGTERM);
+    assert_eq!(
+        c.exit_code(Duration::from_secs(60)),
+        Some(9),
+        "{}",
+        c.output()
+    );
+}

@@ -12,7 +12,9 @@ use nix::unistd::Pid;
 
 use crate::exec;
 use crate::msg::Line;
+use crate::record::{self, Ending, Record, State};
 use crate::svctl;
+use crate::tai64::Tai64n;
 
 use super::PROG;
 
@@ -252,5 +254,84 @@ mod tests {
         let (ppid, state) = stat_ppid(me).unwrap();
         assert_eq!(ppid, nix::unistd::getppid().as_raw());
         assert!(matches!(state, b'R' | b'S'));
+    }
+}
+
+/// `.svscan/main`: the container's main service (a link to its service
+/// directory). When it goes down and is not going to be started again —
+/// `./finish` exited 125, `svc -d`, the exit of a `svc -o` run — the tree
+/// is stopped and svscan exits with the main service's last exit code
+/// (128 + the signal number when it was killed). With
+/// `SVSCAN_MAIN_EXIT=any`, any exit of the main service ends the tree
+/// (s6-overlay's CMD semantics).
+pub struct MainService {
+    any_exit: bool,
+    /// The exit already recorded by a supervise that was running before
+    /// svscan started (a restarted svscan): it does not count.
+    baseline: Option<Tai64n>,
+}
+
+/// Where the main service's record lives.
+pub const MAIN: &str = ".svscan/main";
+
+impl MainService {
+    /// The main service, in container mode when `.svscan/main` exists.
+    pub fn find(env: &[&[u8]]) -> Option<MainService> {
+        std::fs::metadata(MAIN).ok()?;
+        let before = record::read(Path::new(MAIN)).ok().filter(|s| s.live);
+        let baseline = before
+            .as_ref()
+            .and_then(|s| s.in_step())
+            .and_then(|r| r.last_exit)
+            .map(|e| e.at);
+        Some(MainService {
+            any_exit: exec::env_get(env, b"SVSCAN_MAIN_EXIT") == Some(b"any"),
+            baseline,
+        })
+    }
+
+    /// The record of the main service when it reads consistently.
+    fn record() -> Option<Record> {
+        for _ in 0..3 {
+            let snap = record::read(Path::new(MAIN)).ok()?;
+            if let Some(r) = snap.in_step() {
+                return Some(r.clone());
+            }
+        }
+        None
+    }
+
+    /// Some(exit code) once the main service has ended for good (or, with
+    /// `SVSCAN_MAIN_EXIT=any`, exited at all).
+    pub fn ended(&mut self) -> Option<i32> {
+        let r = Self::record()?;
+        let exit = r.last_exit;
+        let new_exit = exit.filter(|e| Some(e.at) != self.baseline)?;
+        let for_good = r.state == State::Down;
+        (self.any_exit || for_good).then(|| code_of(new_exit.ending))
+    }
+
+    /// The exit code svscan gives when asked to stop (SIGTERM, SIGINT):
+    /// 0, unless the main service had already failed (it is not running
+    /// and its last exit was not a success).
+    pub fn code_at_stop(&mut self) -> i32 {
+        let Some(r) = Self::record() else {
+            return 0;
+        };
+        match r.last_exit {
+            Some(e) if r.state != State::Up => match code_of(e.ending) {
+                0 => 0,
+                c => c,
+            },
+            _ => 0,
+        }
+    }
+}
+
+/// An ending as an exit code: the code itself, or 128 + the signal number.
+fn code_of(e: Ending) -> i32 {
+    match e {
+        Ending::Code(c) => c,
+        Ending::Signal(s) => 128 + s,
     }
 }

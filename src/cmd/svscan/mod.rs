@@ -160,6 +160,10 @@ struct Scanner {
     closing: bool,
     /// `SVSCAN_PREFIX_LOGS=1`: the catch-all for services without `log/`.
     prefixer: Option<prefix::Prefixer>,
+    /// The inotify watch on the main service's `supervise/` (container
+    /// mode with `.svscan/main`), and whether it reported a change.
+    main_watch: Option<nix::sys::inotify::WatchDescriptor>,
+    main_changed: std::cell::Cell<bool>,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -234,14 +238,20 @@ pub fn main(args: &[&[u8]]) -> i32 {
         stop_removed: exec::env_get(&env, b"SVSCAN_REMOVED") == Some(b"stop"),
         closing: false,
         prefixer: knob(b"SVSCAN_PREFIX_LOGS").then(prefix::Prefixer::new),
+        main_watch: None,
+        main_changed: std::cell::Cell::new(false),
     };
     sc.start_selflog();
+    let mut main_service = None;
     if role.container() {
         if let Some(code @ 1..) = init::run_step("start") {
             init::run_step("finish");
             return code;
         }
+        main_service = init::MainService::find(&env);
     }
+    // the exit code when the main service ended the tree
+    let mut main_code = None;
 
     // The next periodic scan, and the retry armed after a failure.
     let mut next_scan: Option<Instant> = None;
@@ -268,12 +278,25 @@ pub fn main(args: &[&[u8]]) -> i32 {
         if FAILED.take() && !no_timers {
             retry = retry.or(Some(Instant::now() + PERIOD));
         }
+        if let Some(m) = main_service.as_mut() {
+            sc.watch_main();
+            if sc.main_changed.take() || sc.main_watch.is_none() {
+                main_code = m.ended();
+                if main_code.is_some() {
+                    break;
+                }
+            }
+        }
         if TERM.get() {
             break;
         }
         // An idle tree sleeps until something happens: inotify does the
         // pickup and SIGCHLD the reaping.
-        let deadline = [settle.map(|s| s.due()), next_scan, retry]
+        // until the main service's supervise/ can be watched, look again
+        // shortly
+        let main_pending = (main_service.is_some() && sc.main_watch.is_none())
+            .then(|| Instant::now() + Duration::from_millis(100));
+        let deadline = [settle.map(|s| s.due()), next_scan, retry, main_pending]
             .into_iter()
             .flatten()
             .min();
@@ -296,12 +319,17 @@ pub fn main(args: &[&[u8]]) -> i32 {
         }
         sc.reap();
     }
+    // asked to stop: the main service's failure, if it had failed already
+    let stop_code = match (main_code, main_service.as_mut()) {
+        (None, Some(m)) => Some(m.code_at_stop()).filter(|&c| c != 0),
+        _ => None,
+    };
     let code = sc.shutdown(timeout);
     match role {
         Role::Container { pid1 } => {
             init::end_leftovers(pid1, svctl::KILL_GRACE);
             init::run_step("finish");
-            code
+            main_code.or(stop_code).unwrap_or(code)
         }
         _ => code,
     }
@@ -421,6 +449,10 @@ impl Scanner {
                     break;
                 }
                 for ev in events {
+                    if self.main_watch.is_some_and(|w| w == ev.wd) {
+                        self.main_changed.set(true);
+                        continue;
+                    }
                     let mkdir = ev.mask.contains(AddWatchFlags::IN_CREATE)
                         && ev.mask.contains(AddWatchFlags::IN_ISDIR);
                     let dot = ev
@@ -763,6 +795,23 @@ impl Scanner {
             }
         }
         if ok { 0 } else { EXIT_TEMP }
+    }
+
+    /// Watches the main service's `supervise/` for a new record (once the
+    /// directory exists). Without inotify the main service is checked at
+    /// every wake-up instead.
+    fn watch_main(&mut self) {
+        if self.main_watch.is_some() {
+            return;
+        }
+        if let Some(ino) = &self.inotify {
+            let dir = format!("{}/supervise", init::MAIN);
+            if let Ok(wd) = ino.add_watch(dir.as_str(), AddWatchFlags::IN_MOVED_TO) {
+                self.main_watch = Some(wd);
+                // a change may have come before the watch
+                self.main_changed.set(true);
+            }
+        }
     }
 
     /// Waits (reaping) until every supervise started so far has its
