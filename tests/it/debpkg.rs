@@ -198,7 +198,7 @@ fn package_metadata_and_contents() {
     let unit =
         std::fs::read_to_string(x.join("lib/systemd/system/daemontools-rs.service")).unwrap();
     assert!(
-        unit.contains("ExecStart=/usr/bin/svscanboot /etc/service\n")
+        unit.contains("ExecStart=/usr/bin/svscan /etc/service\n")
             && unit.contains("ExecStop=/usr/bin/svshutdown -q /etc/service\n")
             && !unit.contains('@')
             && !unit.starts_with('#'),

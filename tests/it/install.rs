@@ -128,7 +128,7 @@ fn systemd_host() {
     assert_eq!(mode(&s.root, "service"), 0o755);
     let unit = read(&s.root, "etc/systemd/system/daemontools-rs.service");
     assert!(
-        unit.contains("ExecStart=/usr/local/bin/svscanboot /service\n"),
+        unit.contains("ExecStart=/usr/local/bin/svscan /service\n"),
         "{unit}"
     );
     assert!(unit.contains("ExecStop=/usr/local/bin/svshutdown -q /service\n"));
@@ -305,7 +305,7 @@ fn unit_comes_from_the_one_template() {
     let unit = read(&s.root, "etc/systemd/system/daemontools-rs.service");
     assert_eq!(unit, unit_from_template("/opt/dt/bin", "/srv/sv"));
     assert!(
-        unit.contains("ExecStart=/opt/dt/bin/svscanboot /srv/sv\n"),
+        unit.contains("ExecStart=/opt/dt/bin/svscan /srv/sv\n"),
         "{unit}"
     );
     if support::have("systemd-analyze") {
