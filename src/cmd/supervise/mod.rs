@@ -59,6 +59,8 @@ struct Supervise<'a> {
     my_pid: u32,
     /// The JSON text, reused from one write to the next.
     json: Vec<u8>,
+    /// supervise/status was written since the last status.json.
+    json_due: bool,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -129,6 +131,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
         epoch: Instant::now(),
         my_pid: std::process::id(),
         json: Vec::with_capacity(1024),
+        json_due: false,
     };
     sv.announce();
 
@@ -147,6 +150,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
         cg.remove(Duration::from_secs(1));
     }
     sv.announce();
+    sv.flush_record();
     // Like 0.76's _exit(0): the kernel closes the descriptors and drops the
     // lock; no explicit unlock or close calls first.
     sys::exit_now(0)
@@ -284,12 +288,22 @@ impl Supervise<'_> {
         true
     }
 
-    /// Writes supervise/status (the 18 bytes of 0.76) and then, only if
-    /// that worked, supervise/status.json, so the JSON is never ahead.
+    /// Writes supervise/status (the 18 bytes of 0.76, at exactly 0.76's
+    /// moments) and marks supervise/status.json for writing, only if that
+    /// worked, so the JSON is never ahead of it.
     fn announce(&mut self) {
         let rec = self.m.status().encode();
         debug_assert_eq!(rec.len(), status::LEN);
-        if !self.replace("status", &rec) {
+        self.json_due = self.replace("status", &rec);
+    }
+
+    /// Writes supervise/status.json if a transition is not in it yet.
+    /// Called before supervise waits (poll, the pause after a start), before
+    /// it forks `./finish` or `./notify` (which may read it) and before it
+    /// exits: the transitions of one event (an exit and the restart that
+    /// follows at once) make one write.
+    fn flush_record(&mut self) {
+        if !std::mem::take(&mut self.json_due) {
             return;
         }
         let mut r = self.m.record();
@@ -358,6 +372,7 @@ impl Supervise<'_> {
         match sys::fork() {
             Err(e) => {
                 self.warn("unable to fork for ", ", sleeping 60 seconds", Some(e));
+                self.flush_record();
                 deepsleep(60);
                 // Wake the loop so the retry logic runs.
                 let _ = nix::unistd::write(&self.selfpipe_w, b"\0");
@@ -386,6 +401,7 @@ impl Supervise<'_> {
                 let now = self.now();
                 let acts = self.m.started(child.as_raw() as u32, now, mode);
                 self.perform(acts);
+                self.flush_record();
                 deepsleep(1);
             }
         }
@@ -407,7 +423,8 @@ impl Supervise<'_> {
 
     /// Forks a helper script (`./finish`, `./notify`) as a session leader
     /// with `argv` and `env`; returns its pid.
-    fn spawn_helper(&self, name: &str, argv: &[&[u8]], env: &[&[u8]]) -> Option<u32> {
+    fn spawn_helper(&mut self, name: &str, argv: &[&[u8]], env: &[&[u8]]) -> Option<u32> {
+        self.flush_record();
         let path = format!("./{name}");
         let cmd = exec::Command::new(path.as_bytes(), argv, env, env);
         match sys::fork() {
@@ -556,7 +573,8 @@ impl Supervise<'_> {
 
     /// Sleeps in poll(2) until a signal, a control byte (if `control`) or
     /// the next deadline.
-    fn wait_for_event(&self, control: bool) {
+    fn wait_for_event(&mut self, control: bool) {
+        self.flush_record();
         let deadline = [self.m.deadline(), self.notifier.deadline()]
             .into_iter()
             .flatten()
