@@ -376,7 +376,7 @@ fn finish_past_timeout_finish_is_killed() {
     let mut s = down_service("#!/bin/sh\necho \"start $$\" >> events\nexit 1\n");
     support::script(
         &s.dir.join("finish"),
-        "#!/bin/sh\necho $$ > finish.pid\nexec sleep 1000\n",
+        "#!/bin/sh\ncp supervise/status.json seen.json\necho $$ > finish.pid\nexec sleep 1000\n",
     );
     write(&s, "timeout-finish", "300\n");
     let _guard = KillPids(vec![s.dir.join("finish.pid")]);
@@ -385,6 +385,13 @@ fn finish_past_timeout_finish_is_killed() {
     s.svc("-o");
     assert!(wait_until(LONG, || read_pid(&s.dir.join("finish.pid")).is_some()));
     let fpid = read_pid(&s.dir.join("finish.pid")).unwrap();
+    // ./finish starts once the record says so
+    let seen = Record::parse(&fs::read(s.dir.join("seen.json")).unwrap()).unwrap();
+    assert_eq!(
+        (seen.state, seen.finish_pid),
+        (State::Finishing, fpid as u32)
+    );
+    assert_eq!(seen.last_exit.unwrap().ending, Ending::Code(1));
     err.wait_line("supervise: warning: killing s/finish: timeout-finish reached");
     assert!(wait_until(LONG, || !support::alive(fpid)));
     let r = wait_record(&s, "down after finish", |r| r.state == State::Down);
@@ -629,10 +636,12 @@ fn cgroup_ends_a_double_forked_setsid_daemon() {
     };
     assert!(wait_until(LONG, || daemons().len() == 1));
     let daemon = daemons()[0];
-    assert!(wait_until(LONG, || support::alive(daemon)));
-    // the daemon escaped the session, not the cgroup
-    let f = support::stat_fields(daemon).unwrap();
-    assert_eq!(f[3].parse::<i32>().unwrap(), daemon, "own session");
+    // the daemon escapes the session (once setsid(1) has run), not the cgroup
+    let session = |pid: i32| support::stat_fields(pid).and_then(|f| f[3].parse::<i32>().ok());
+    assert!(
+        wait_until(LONG, || session(daemon) == Some(daemon)),
+        "own session"
+    );
     let procs = fs::read_to_string(Path::new(&dir_s).join("cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == daemon.to_string()), "{procs}");
 

@@ -61,6 +61,8 @@ struct Supervise<'a> {
     json: Vec<u8>,
     /// supervise/status was written since the last status.json.
     json_due: bool,
+    /// Holds a just-forked `./finish` before its exec (see spawn_helper).
+    finish_gate: Option<OwnedFd>,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -132,6 +134,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
         my_pid: std::process::id(),
         json: Vec::with_capacity(1024),
         json_due: false,
+        finish_gate: None,
     };
     sv.announce();
 
@@ -422,11 +425,25 @@ impl Supervise<'_> {
     }
 
     /// Forks a helper script (`./finish`, `./notify`) as a session leader
-    /// with `argv` and `env`; returns its pid.
-    fn spawn_helper(&mut self, name: &str, argv: &[&[u8]], env: &[&[u8]]) -> Option<u32> {
+    /// with `argv` and `env`; returns its pid. The record is brought up to
+    /// date first; a `gated` helper also waits, before its exec, until
+    /// `finish_gate` is dropped (so `./finish` finds the record saying
+    /// `finishing`, with its own pid).
+    fn spawn_helper(
+        &mut self,
+        name: &str,
+        argv: &[&[u8]],
+        env: &[&[u8]],
+        gated: bool,
+    ) -> Option<u32> {
         self.flush_record();
         let path = format!("./{name}");
         let cmd = exec::Command::new(path.as_bytes(), argv, env, env);
+        let gate = if gated {
+            fsio::pipe_coe(false).ok()
+        } else {
+            None
+        };
         match sys::fork() {
             Err(e) => {
                 self.warn("unable to fork for ", &format!("/{name}"), Some(e));
@@ -435,6 +452,11 @@ impl Supervise<'_> {
             Ok(ForkResult::Child) => {
                 child_signals();
                 let _ = nix::unistd::setsid();
+                if let Some((r, w)) = gate {
+                    drop(w);
+                    // EOF once supervise drops its end
+                    let _ = nix::unistd::read(&r, &mut [0u8; 1]);
+                }
                 let e = cmd.exec();
                 Line::new(PROG, "warning")
                     .s("unable to start ")
@@ -444,7 +466,12 @@ impl Supervise<'_> {
                     .err(e)
                     .exit_child(127);
             }
-            Ok(ForkResult::Parent { child }) => Some(child.as_raw() as u32),
+            Ok(ForkResult::Parent { child }) => {
+                if let Some((_, w)) = gate {
+                    self.finish_gate = Some(w);
+                }
+                Some(child.as_raw() as u32)
+            }
         }
     }
 
@@ -454,7 +481,7 @@ impl Supervise<'_> {
         let (code, signal) = (code.to_string(), signal.to_string());
         let argv: [&[u8]; 4] = [b"./finish", code.as_bytes(), signal.as_bytes(), self.dir];
         let env = sys::environ();
-        if let Some(pid) = self.spawn_helper("finish", &argv, &env) {
+        if let Some(pid) = self.spawn_helper("finish", &argv, &env, true) {
             let now = self.now();
             self.m.finish_started(pid, now, limit);
         }
@@ -485,7 +512,7 @@ impl Supervise<'_> {
         ];
         let changes = [format!("NOTIFY_COALESCED={coalesced}").into_bytes()];
         let env = exec::apply_env(&sys::environ(), &changes);
-        match self.spawn_helper("notify", &argv, &env) {
+        match self.spawn_helper("notify", &argv, &env, false) {
             Some(child) => {
                 let at = self.now().mono + u64::from(limit);
                 self.notifier.spawned(child, at);
@@ -639,6 +666,9 @@ impl Supervise<'_> {
             let now = self.now();
             let acts = self.m.run_ended(d, now, dir);
             self.perform(acts);
+            // the record says `finishing`: let ./finish go
+            self.flush_record();
+            self.finish_gate = None;
         }
     }
 
