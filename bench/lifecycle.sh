@@ -11,9 +11,13 @@
 # processes too); without a writable cgroup2 hierarchy it falls back to
 # /proc/PID/stat (utime+stime+cutime+cstime, 10 ms ticks).
 #
-# Usage: bench/lifecycle.sh [--ours DIR] [--ref DIR] [--seconds S]
+# Usage: bench/lifecycle.sh [--ours DIR] [--ref DIR] [--seconds S] [--rounds R]
 #   --ours DIR   our binaries (default: target/release, built)
 #   --ref DIR    the reference binaries (default: /usr/bin)
+#   --rounds R   R rounds of S seconds (default 1), the start order rotated
+#                each round; the figures are sums, the ratios medians of
+#                the rounds' ratios (the machine is shared: one round can
+#                be off by 30%)
 # `--ours /usr/bin` is the sanity check (ours/ref about 1.0; the backoff
 # row then runs the reference, which ignores the file).
 # Output: a markdown table, then one `BENCH name=value` line per figure.
@@ -22,12 +26,14 @@ cd "$(dirname "$0")/.."
 ours=target/release
 ref=/usr/bin
 secs=60
+rounds=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --ours) ours=$2; shift 2 ;;
     --ref) ref=$2; shift 2 ;;
     --seconds) secs=$2; shift 2 ;;
-    *) echo "usage: $0 [--ours DIR] [--ref DIR] [--seconds S]" >&2; exit 100 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "usage: $0 [--ours DIR] [--ref DIR] [--seconds S] [--rounds R]" >&2; exit 100 ;;
   esac
 done
 if [ "$ours" = target/release ]; then cargo build --release -q; fi
@@ -44,17 +50,21 @@ else
   cgbase=""
 fi
 declare -A PID
-cleanup() {
+stop_round() {
   for label in "${!PID[@]}"; do kill -9 "${PID[$label]}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  PID=()
   if [ -n "$cgbase" ]; then
     for d in "$cgbase"/*/; do
       [ -d "$d" ] || continue
       echo 1 > "$d/cgroup.kill" 2>/dev/null || true
       for _ in $(seq 100); do rmdir "$d" 2>/dev/null && break; sleep 0.05; done
     done
-    rmdir "$cgbase" 2>/dev/null || true
   fi
+  rm -rf "${work:?}"/*
+}
+cleanup() {
+  stop_round
+  if [ -n "$cgbase" ]; then rmdir "$cgbase" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,6 +83,7 @@ start() { # label bindir [backoff]
     (cd "$work/$1" && exec "$2/supervise" s </dev/null >/dev/null 2>&1) &
   fi
   PID[$1]=$!
+  disown "$!" # no "Killed" notice from bash at the end
 }
 
 cpu_ms() { # label -> CPU milliseconds so far
@@ -87,19 +98,42 @@ cpu_ms() { # label -> CPU milliseconds so far
 
 starts() { wc -l < "$work/$1/s/starts" 2>/dev/null || echo 0; }
 
-start ref "$ref"
-start ours "$ours"
-start backoff "$ours" 60
-sleep "$secs"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+labels=(ref ours backoff)
 declare -A C S
-for label in ref ours backoff; do
-  C[$label]=$(cpu_ms "$label")
-  S[$label]=$(starts "$label")
+for label in "${labels[@]}"; do C[$label]=0; S[$label]=0; done
+r_cpu="" r_starts="" r_backoff=""
+for round in $(seq "$rounds"); do
+  # rotate the start order from one round to the next
+  shift_by=$(( (round - 1) % 3 ))
+  order=("${labels[@]:$shift_by}" "${labels[@]:0:$shift_by}")
+  for label in "${order[@]}"; do
+    case $label in
+      ref) start ref "$ref" ;;
+      ours) start ours "$ours" ;;
+      backoff) start backoff "$ours" 60 ;;
+    esac
+  done
+  sleep "$secs"
+  declare -A c s
+  for label in "${labels[@]}"; do
+    c[$label]=$(cpu_ms "$label")
+    s[$label]=$(starts "$label")
+    C[$label]=$(awk -v a="${C[$label]}" -v b="${c[$label]}" 'BEGIN { printf "%.1f", a + b }')
+    S[$label]=$(( S[$label] + s[$label] ))
+  done
+  r_cpu="$r_cpu $(ratio "${c[ours]}" "${c[ref]}")"
+  r_starts="$r_starts $(ratio "${s[ref]}" "${s[backoff]}")"
+  r_backoff="$r_backoff $(ratio "${c[backoff]}" "${c[ours]}")"
+  echo "round $round (${order[*]}): cpu ms ref=${c[ref]} ours=${c[ours]} backoff=${c[backoff]}; starts ref=${s[ref]} ours=${s[ours]} backoff=${s[backoff]}" >&2
+  stop_round
 done
+med() { printf '%s\n' $1 | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 method=$([ -n "$cgbase" ] && echo "cgroup2 cpu.stat" || echo "/proc/PID/stat ticks")
 
-echo "## crash-looping service over $secs s ($(date -u +%Y-%m-%d), $(nproc) cores, CPU from $method)"
+echo "## crash-looping service, $rounds x $secs s ($(date -u +%Y-%m-%d), $(nproc) cores, CPU from $method)"
 echo
 echo "| supervisor | starts | CPU, supervise + service (ms) | CPU per start (ms) |"
 echo "|---|---|---|---|"
@@ -113,8 +147,8 @@ for label in ref ours backoff; do
   echo "| $name | ${S[$label]} | ${C[$label]} | $(ratio "${C[$label]}" "${S[$label]}") |"
 done
 echo
-echo "ours/daemontools CPU: $(ratio "${C[ours]}" "${C[ref]}"); daemontools/backoff starts: $(ratio "${S[ref]}" "${S[backoff]}"); backoff/ours CPU: $(ratio "${C[backoff]}" "${C[ours]}")"
+echo "Medians of the rounds: ours/daemontools CPU $(med "$r_cpu"); daemontools/backoff starts $(med "$r_starts"); backoff/ours CPU $(med "$r_backoff")."
 echo
-echo "BENCH crashloop_cpu_ms ours=${C[ours]} ref=${C[ref]} ratio=$(ratio "${C[ours]}" "${C[ref]}")"
-echo "BENCH crashloop_starts ours=${S[ours]} ref=${S[ref]} backoff=${S[backoff]} fewer=$(ratio "${S[ref]}" "${S[backoff]}")"
-echo "BENCH crashloop_backoff_cpu_ms backoff=${C[backoff]} ours=${C[ours]} ratio=$(ratio "${C[backoff]}" "${C[ours]}")"
+echo "BENCH crashloop_cpu_ms ours=${C[ours]} ref=${C[ref]} ratio=$(med "$r_cpu")"
+echo "BENCH crashloop_starts ours=${S[ours]} ref=${S[ref]} backoff=${S[backoff]} fewer=$(med "$r_starts")"
+echo "BENCH crashloop_backoff_cpu_ms backoff=${C[backoff]} ours=${C[ours]} ratio=$(med "$r_backoff")"

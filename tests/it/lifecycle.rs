@@ -161,6 +161,66 @@ fn record_is_in_step_with_the_18_byte_status_and_tells_a_dead_supervise() {
     assert_eq!(snap.in_step().unwrap().pid, pid);
 }
 
+/// Runs a fixed command sequence under `prog` (ours or Debian's
+/// supervise) and returns, after each step, the 18-byte record's shape:
+/// (length, running, byte 16, byte 17, stamp changed since the last step).
+fn status_shapes(prog: &Path) -> Vec<(usize, bool, u8, u8, bool)> {
+    let mut s = Svc::new(support::svdir::RECORDER);
+    write(&s, "down", "");
+    s.start_with(prog);
+    let path = s.dir.join("supervise/status");
+    let read = || fs::read(&path).unwrap_or_default();
+    let mut shapes = Vec::new();
+    let mut last_stamp: Vec<u8> = Vec::new();
+    let mut step = |s: &Svc, cmd: &str, settled: &dyn Fn(&[u8]) -> bool| {
+        if !cmd.is_empty() {
+            s.svc(cmd);
+        }
+        let mut b = Vec::new();
+        assert!(
+            wait_until(LONG, || {
+                b = read();
+                b.len() >= 18 && settled(&b)
+            }),
+            "{cmd}: {b:?}"
+        );
+        let pid = u32::from_le_bytes(b[12..16].try_into().unwrap());
+        shapes.push((b.len(), pid != 0, b[16], b[17], b[..12] != last_stamp[..]));
+        last_stamp = b[..12].to_vec();
+    };
+    let up = |b: &[u8]| b[12..16] != [0; 4];
+    step(&s, "", &|b| !up(b) && b[17] == b'd');
+    step(&s, "-u", &|b| up(b) && b[17] == b'u');
+    step(&s, "-p", &|b| b[16] == 1);
+    step(&s, "-c", &|b| b[16] == 0);
+    step(&s, "-d", &|b| !up(b) && b[17] == b'd');
+    step(&s, "-o", &|b| up(b) && b[17] == 0);
+    step(&s, "-k", &|b| !up(b));
+    s.stop_and_exit();
+    shapes
+}
+
+#[test]
+fn status_bytes_keep_0_76s_shape_with_the_lifecycle_compiled_in() {
+    let ours = status_shapes(&support::bin("supervise"));
+    assert_eq!(
+        ours,
+        [
+            (18, false, 0, b'd', true),
+            (18, true, 0, b'u', true),
+            (18, true, 1, b'u', false),
+            (18, true, 0, b'u', false),
+            (18, false, 0, b'd', true),
+            (18, true, 0, 0, true),
+            (18, false, 0, 0, true),
+        ]
+    );
+    match support::reference("supervise") {
+        Some(r) => assert_eq!(status_shapes(&r), ours),
+        None => support::skip("reference supervise not installed"),
+    }
+}
+
 fn core_dumps_show() -> Result<(), String> {
     let pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
     let pattern = pattern.trim();
@@ -316,7 +376,7 @@ fn finish_past_timeout_finish_is_killed() {
     let mut s = down_service("#!/bin/sh\necho \"start $$\" >> events\nexit 1\n");
     support::script(
         &s.dir.join("finish"),
-        "#!/bin/sh\necho $$ > finish.pid\nexec sleep 1000\n",
+        "#!/bin/sh\ncp supervise/status.json seen.json\necho $$ > finish.pid\nexec sleep 1000\n",
     );
     write(&s, "timeout-finish", "300\n");
     let _guard = KillPids(vec![s.dir.join("finish.pid")]);
@@ -325,6 +385,13 @@ fn finish_past_timeout_finish_is_killed() {
     s.svc("-o");
     assert!(wait_until(LONG, || read_pid(&s.dir.join("finish.pid")).is_some()));
     let fpid = read_pid(&s.dir.join("finish.pid")).unwrap();
+    // ./finish starts once the record says so
+    let seen = Record::parse(&fs::read(s.dir.join("seen.json")).unwrap()).unwrap();
+    assert_eq!(
+        (seen.state, seen.finish_pid),
+        (State::Finishing, fpid as u32)
+    );
+    assert_eq!(seen.last_exit.unwrap().ending, Ending::Code(1));
     err.wait_line("supervise: warning: killing s/finish: timeout-finish reached");
     assert!(wait_until(LONG, || !support::alive(fpid)));
     let r = wait_record(&s, "down after finish", |r| r.state == State::Down);
@@ -569,10 +636,12 @@ fn cgroup_ends_a_double_forked_setsid_daemon() {
     };
     assert!(wait_until(LONG, || daemons().len() == 1));
     let daemon = daemons()[0];
-    assert!(wait_until(LONG, || support::alive(daemon)));
-    // the daemon escaped the session, not the cgroup
-    let f = support::stat_fields(daemon).unwrap();
-    assert_eq!(f[3].parse::<i32>().unwrap(), daemon, "own session");
+    // the daemon escapes the session (once setsid(1) has run), not the cgroup
+    let session = |pid: i32| support::stat_fields(pid).and_then(|f| f[3].parse::<i32>().ok());
+    assert!(
+        wait_until(LONG, || session(daemon) == Some(daemon)),
+        "own session"
+    );
     let procs = fs::read_to_string(Path::new(&dir_s).join("cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == daemon.to_string()), "{procs}");
 
@@ -601,6 +670,37 @@ fn cgroup_ends_a_double_forked_setsid_daemon() {
     s.stop_and_exit();
     assert!(!Path::new(&dir_s).exists(), "{dir_s} left behind");
     assert!(err.lines().is_empty(), "{:?}", err.lines());
+}
+
+#[test]
+fn unusable_cgroup_is_said_once_and_the_service_runs_uncontained() {
+    // As nobody, supervise cannot create a cgroup (or there is no cgroup2
+    // at all): one warning, then the service runs as without the file.
+    if !support::tools::is_root() {
+        return support::skip("needs root to run supervise as nobody");
+    }
+    let mut s = Svc::new("#!/bin/sh\necho \"start $$\" >> events\nexit 1\n");
+    write(&s, "cgroup", "");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&s.root, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&s.dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let wrapper = s.root.join("as-nobody");
+    support::script(
+        &wrapper,
+        "#!/bin/sh\nexec setuidgid nobody supervise \"$@\"\n",
+    );
+    s.start_with(&wrapper);
+    let mut err = Stderr::take(&mut s);
+    let r = wait_record(&s, "three starts", |r| r.starts >= 3);
+    assert_eq!(r.cgroup, None);
+    let got = err.lines();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("supervise: warning: s/cgroup: ")
+            && got[0].ends_with(": running without containment"),
+        "{got:?}"
+    );
+    s.stop_and_exit();
 }
 
 // ---- §6 notify ----------------------------------------------------------------

@@ -59,6 +59,10 @@ struct Supervise<'a> {
     my_pid: u32,
     /// The JSON text, reused from one write to the next.
     json: Vec<u8>,
+    /// supervise/status was written since the last status.json.
+    json_due: bool,
+    /// Holds a just-forked `./finish` before its exec (see spawn_helper).
+    finish_gate: Option<OwnedFd>,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -129,6 +133,8 @@ pub fn main(args: &[&[u8]]) -> i32 {
         epoch: Instant::now(),
         my_pid: std::process::id(),
         json: Vec::with_capacity(1024),
+        json_due: false,
+        finish_gate: None,
     };
     sv.announce();
 
@@ -147,6 +153,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
         cg.remove(Duration::from_secs(1));
     }
     sv.announce();
+    sv.flush_record();
     // Like 0.76's _exit(0): the kernel closes the descriptors and drops the
     // lock; no explicit unlock or close calls first.
     sys::exit_now(0)
@@ -284,12 +291,22 @@ impl Supervise<'_> {
         true
     }
 
-    /// Writes supervise/status (the 18 bytes of 0.76) and then, only if
-    /// that worked, supervise/status.json, so the JSON is never ahead.
+    /// Writes supervise/status (the 18 bytes of 0.76, at exactly 0.76's
+    /// moments) and marks supervise/status.json for writing, only if that
+    /// worked, so the JSON is never ahead of it.
     fn announce(&mut self) {
         let rec = self.m.status().encode();
         debug_assert_eq!(rec.len(), status::LEN);
-        if !self.replace("status", &rec) {
+        self.json_due = self.replace("status", &rec);
+    }
+
+    /// Writes supervise/status.json if a transition is not in it yet.
+    /// Called before supervise waits (poll, the pause after a start), before
+    /// it forks `./finish` or `./notify` (which may read it) and before it
+    /// exits: the transitions of one event (an exit and the restart that
+    /// follows at once) make one write.
+    fn flush_record(&mut self) {
+        if !std::mem::take(&mut self.json_due) {
             return;
         }
         let mut r = self.m.record();
@@ -358,6 +375,7 @@ impl Supervise<'_> {
         match sys::fork() {
             Err(e) => {
                 self.warn("unable to fork for ", ", sleeping 60 seconds", Some(e));
+                self.flush_record();
                 deepsleep(60);
                 // Wake the loop so the retry logic runs.
                 let _ = nix::unistd::write(&self.selfpipe_w, b"\0");
@@ -386,6 +404,7 @@ impl Supervise<'_> {
                 let now = self.now();
                 let acts = self.m.started(child.as_raw() as u32, now, mode);
                 self.perform(acts);
+                self.flush_record();
                 deepsleep(1);
             }
         }
@@ -406,10 +425,25 @@ impl Supervise<'_> {
     }
 
     /// Forks a helper script (`./finish`, `./notify`) as a session leader
-    /// with `argv` and `env`; returns its pid.
-    fn spawn_helper(&self, name: &str, argv: &[&[u8]], env: &[&[u8]]) -> Option<u32> {
+    /// with `argv` and `env`; returns its pid. The record is brought up to
+    /// date first; a `gated` helper also waits, before its exec, until
+    /// `finish_gate` is dropped (so `./finish` finds the record saying
+    /// `finishing`, with its own pid).
+    fn spawn_helper(
+        &mut self,
+        name: &str,
+        argv: &[&[u8]],
+        env: &[&[u8]],
+        gated: bool,
+    ) -> Option<u32> {
+        self.flush_record();
         let path = format!("./{name}");
         let cmd = exec::Command::new(path.as_bytes(), argv, env, env);
+        let gate = if gated {
+            fsio::pipe_coe(false).ok()
+        } else {
+            None
+        };
         match sys::fork() {
             Err(e) => {
                 self.warn("unable to fork for ", &format!("/{name}"), Some(e));
@@ -418,6 +452,11 @@ impl Supervise<'_> {
             Ok(ForkResult::Child) => {
                 child_signals();
                 let _ = nix::unistd::setsid();
+                if let Some((r, w)) = gate {
+                    drop(w);
+                    // EOF once supervise drops its end
+                    let _ = nix::unistd::read(&r, &mut [0u8; 1]);
+                }
                 let e = cmd.exec();
                 Line::new(PROG, "warning")
                     .s("unable to start ")
@@ -427,7 +466,12 @@ impl Supervise<'_> {
                     .err(e)
                     .exit_child(127);
             }
-            Ok(ForkResult::Parent { child }) => Some(child.as_raw() as u32),
+            Ok(ForkResult::Parent { child }) => {
+                if let Some((_, w)) = gate {
+                    self.finish_gate = Some(w);
+                }
+                Some(child.as_raw() as u32)
+            }
         }
     }
 
@@ -437,7 +481,7 @@ impl Supervise<'_> {
         let (code, signal) = (code.to_string(), signal.to_string());
         let argv: [&[u8]; 4] = [b"./finish", code.as_bytes(), signal.as_bytes(), self.dir];
         let env = sys::environ();
-        if let Some(pid) = self.spawn_helper("finish", &argv, &env) {
+        if let Some(pid) = self.spawn_helper("finish", &argv, &env, true) {
             let now = self.now();
             self.m.finish_started(pid, now, limit);
         }
@@ -468,7 +512,7 @@ impl Supervise<'_> {
         ];
         let changes = [format!("NOTIFY_COALESCED={coalesced}").into_bytes()];
         let env = exec::apply_env(&sys::environ(), &changes);
-        match self.spawn_helper("notify", &argv, &env) {
+        match self.spawn_helper("notify", &argv, &env, false) {
             Some(child) => {
                 let at = self.now().mono + u64::from(limit);
                 self.notifier.spawned(child, at);
@@ -556,7 +600,8 @@ impl Supervise<'_> {
 
     /// Sleeps in poll(2) until a signal, a control byte (if `control`) or
     /// the next deadline.
-    fn wait_for_event(&self, control: bool) {
+    fn wait_for_event(&mut self, control: bool) {
+        self.flush_record();
         let deadline = [self.m.deadline(), self.notifier.deadline()]
             .into_iter()
             .flatten()
@@ -621,6 +666,9 @@ impl Supervise<'_> {
             let now = self.now();
             let acts = self.m.run_ended(d, now, dir);
             self.perform(acts);
+            // the record says `finishing`: let ./finish go
+            self.flush_record();
+            self.finish_gate = None;
         }
     }
 
