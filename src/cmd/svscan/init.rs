@@ -220,43 +220,6 @@ fn stat_ppid(pid: i32) -> Option<(i32, u8)> {
     Some((ppid, state))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roles() {
-        // the machine's PID 1 is never a container, whatever it is told
-        assert_eq!(Role::decide(true, true, None), Role::MachineInit);
-        assert_eq!(
-            Role::decide(true, true, Some(b"container")),
-            Role::MachineInit
-        );
-        // PID 1 of another namespace is a container's init unless told not
-        assert_eq!(
-            Role::decide(true, false, None),
-            Role::Container { pid1: true }
-        );
-        assert_eq!(Role::decide(true, false, Some(b"0.76")), Role::Plain);
-        assert_eq!(Role::decide(true, false, Some(b"none")), Role::Plain);
-        // anywhere else: plain unless asked
-        assert_eq!(Role::decide(false, true, None), Role::Plain);
-        assert_eq!(Role::decide(false, false, Some(b"other")), Role::Plain);
-        assert_eq!(
-            Role::decide(false, true, Some(b"container")),
-            Role::Container { pid1: false }
-        );
-    }
-
-    #[test]
-    fn own_stat_parses() {
-        let me = std::process::id() as i32;
-        let (ppid, state) = stat_ppid(me).unwrap();
-        assert_eq!(ppid, nix::unistd::getppid().as_raw());
-        assert!(matches!(state, b'R' | b'S'));
-    }
-}
-
 /// `.svscan/main`: the container's main service (a link to its service
 /// directory). When it goes down and is not going to be started again —
 /// `./finish` exited 125, `svc -d`, the exit of a `svc -o` run — the tree
@@ -333,5 +296,42 @@ fn code_of(e: Ending) -> i32 {
     match e {
         Ending::Code(c) => c,
         Ending::Signal(s) => 128 + s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles() {
+        // the machine's PID 1 is never a container, whatever it is told
+        assert_eq!(Role::decide(true, true, None), Role::MachineInit);
+        assert_eq!(
+            Role::decide(true, true, Some(b"container")),
+            Role::MachineInit
+        );
+        // PID 1 of another namespace is a container's init unless told not
+        assert_eq!(
+            Role::decide(true, false, None),
+            Role::Container { pid1: true }
+        );
+        assert_eq!(Role::decide(true, false, Some(b"0.76")), Role::Plain);
+        assert_eq!(Role::decide(true, false, Some(b"none")), Role::Plain);
+        // anywhere else: plain unless asked
+        assert_eq!(Role::decide(false, true, None), Role::Plain);
+        assert_eq!(Role::decide(false, false, Some(b"other")), Role::Plain);
+        assert_eq!(
+            Role::decide(false, true, Some(b"container")),
+            Role::Container { pid1: false }
+        );
+    }
+
+    #[test]
+    fn own_stat_parses() {
+        let me = std::process::id() as i32;
+        let (ppid, state) = stat_ppid(me).unwrap();
+        assert_eq!(ppid, nix::unistd::getppid().as_raw());
+        assert!(matches!(state, b'R' | b'S'));
     }
 }
