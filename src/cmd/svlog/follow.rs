@@ -42,6 +42,17 @@ struct Cur {
     scanned: u64,
 }
 
+/// A file read to its end, held open.
+#[derive(Clone)]
+struct Held {
+    _file: Rc<std::fs::File>,
+    /// (device, inode).
+    id: (u64, u64),
+}
+
+/// How many files read lately are remembered per directory.
+const RECENT: usize = 16;
+
 /// One directory being followed.
 struct Followed {
     dir: LogDir,
@@ -49,8 +60,11 @@ struct Followed {
     cur: Option<Cur>,
     /// The newest archive accounted for (its name without `.gz`).
     seen: Option<Vec<u8>>,
-    /// Files read whose archive has not appeared yet: (dev, inode).
-    pending: VecDeque<(u64, u64)>,
+    /// Files read whose archive has not appeared yet.
+    pending: VecDeque<Held>,
+    /// The files read to their end lately (held open, so that their inode
+    /// numbers cannot be reused meanwhile).
+    recent: VecDeque<Held>,
     /// The time of the last line (for merging lines without a stamp).
     key: Stamp,
     /// The newest archive's stamp: lines of `current` are after it.
@@ -73,7 +87,7 @@ impl Followed {
                 len,
                 ..
             }) => {
-                let done = complete_end(&file, 0, len)?;
+                let done = complete_end(&file, 0, len)?.unwrap_or(0);
                 Some(Cur {
                     file,
                     dev,
@@ -90,6 +104,7 @@ impl Followed {
             cur,
             seen,
             pending: VecDeque::new(),
+            recent: VecDeque::new(),
             key,
             lo,
             carry: Vec::new(),
@@ -142,7 +157,7 @@ impl Followed {
             if size > cur.scanned {
                 match complete_end(&cur.file, cur.scanned.max(cur.done), size) {
                     Ok(end) => {
-                        let end = end.max(cur.done);
+                        let end = end.unwrap_or(cur.done);
                         if end > cur.done {
                             let cur = self.cur.as_ref().expect("current is open");
                             out.push(self.piece(cur, end, b"current"));
@@ -172,7 +187,12 @@ impl Followed {
                 p.joins = self.archived_clean(cur.ino);
                 out.push(p);
             }
-            self.pending.push_back((cur.dev, cur.ino));
+            let held = Held {
+                _file: cur.file.clone(),
+                id: (cur.dev, cur.ino),
+            };
+            self.pending.push_back(held.clone());
+            self.remember(held);
             if !self.open_current(&mut out) {
                 break;
             }
@@ -184,6 +204,13 @@ impl Followed {
         }
         self.carry = out.split_off(k);
         out
+    }
+
+    fn remember(&mut self, h: Held) {
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(h);
     }
 
     /// Whether the file with this inode is now a `.s` archive (so a line
@@ -226,19 +253,23 @@ impl Followed {
             }
         };
         self.complained = false;
-        let mut read_now: Vec<u64> = Vec::new();
         for a in &listing.archives {
             if self.seen.as_deref().is_some_and(|s| a.stem() <= s) {
                 continue;
             }
             let path = self.dir.file(&a.name);
-            let opened = stream::open_file(&path);
+            let opened = stream::open_archive(&path, a.gzip);
             let ino = opened
                 .as_ref()
                 .ok()
-                .and_then(|f| f.metadata().ok())
+                .and_then(|(f, _)| f.metadata().ok())
                 .map(|m| (m.dev(), m.ino()));
-            if let Some(pos) = ino.and_then(|i| self.pending.iter().position(|&p| p == i)) {
+            if ino.is_some() && ino == newcur.as_ref().map(|c| (c.dev, c.ino)) {
+                // The new `current` was rotated already: it is read as
+                // `current` first, then the archives after it.
+                break;
+            }
+            if let Some(pos) = ino.and_then(|i| self.pending.iter().position(|p| p.id == i)) {
                 // A file read while it was `current`: everything pending
                 // before it never got an archive.
                 self.pending.drain(..=pos);
@@ -247,15 +278,16 @@ impl Followed {
                 self.pending.pop_front();
             } else {
                 match opened {
-                    Ok(f) => {
-                        let src = if a.gzip {
-                            Src::Gzip(Rc::new(f))
+                    Ok((f, gzip)) => {
+                        let f = Rc::new(f);
+                        let src = if gzip {
+                            Src::Gzip(f.clone())
                         } else {
-                            Src::Plain(Rc::new(f))
+                            Src::Plain(f.clone())
                         };
                         out.push(archive_piece(&self.dir, a, self.lo, Some(src)));
-                        if let Some((_, i)) = ino {
-                            read_now.push(i);
+                        if let Some(id) = ino {
+                            self.remember(Held { _file: f, id });
                         }
                     }
                     Err(e) => stream::warn(
@@ -275,13 +307,13 @@ impl Followed {
         if let Ok(f) = stream::open_file(&self.dir.file(b"previous")) {
             if let Ok(m) = f.metadata() {
                 let id = (m.dev(), m.ino());
-                let known = self.pending.contains(&id)
-                    || read_now.contains(&id.1)
+                let known = self.recent.iter().any(|h| h.id == id)
                     || newcur.as_ref().is_some_and(|c| (c.dev, c.ino) == id);
                 if !known {
+                    let f = Rc::new(f);
                     out.push(Piece {
                         name: self.dir.file(b"previous"),
-                        src: Src::Plain(Rc::new(f)),
+                        src: Src::Plain(f.clone()),
                         start: 0,
                         end: None,
                         joins: true,
@@ -290,7 +322,9 @@ impl Followed {
                         hi: Stamp::MAX,
                         warn_open_end: false,
                     });
-                    self.pending.push_back(id);
+                    let held = Held { _file: f, id };
+                    self.pending.push_back(held.clone());
+                    self.remember(held);
                 }
             }
         }

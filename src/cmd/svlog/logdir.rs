@@ -8,7 +8,8 @@
 //! (`.s.gz`, `.u.gz`), in name order (which is time order), then
 //! `current`. multilog's other files (`lock`, `state`, `newstate`,
 //! `previous`, `processed`) are not log files; other names starting with
-//! `@` are reported and skipped, anything else is ignored.
+//! `@` are reported and skipped (except `.tmp` and `.new` files, which a
+//! compressor may be writing), anything else is ignored.
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirEntryExt;
@@ -178,6 +179,8 @@ pub fn list(dir: &[u8]) -> Result<Listing, Errno> {
                 a.ino = entry.ino();
                 out.archives.push(a)
             }
+            // A compressor's file being written.
+            None if name.ends_with(b".tmp") || name.ends_with(b".new") => {}
             None => out.foreign.push(name.to_vec()),
         }
     }

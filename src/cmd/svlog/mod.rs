@@ -230,8 +230,8 @@ pub fn snapshot(dir: &LogDir) -> Snapshot {
 }
 
 /// Where the complete lines of a plain file end: after its last newline
-/// before `len` (0 if none).
-pub fn complete_end(file: &File, from: u64, len: u64) -> io::Result<u64> {
+/// in `from..len` (None if there is none).
+pub fn complete_end(file: &File, from: u64, len: u64) -> io::Result<Option<u64>> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut hi = len;
     while hi > from {
@@ -239,11 +239,11 @@ pub fn complete_end(file: &File, from: u64, len: u64) -> io::Result<u64> {
         let n = (hi - lo) as usize;
         file.read_exact_at(&mut buf[..n], lo)?;
         if let Some(q) = memchr::memrchr(b'\n', &buf[..n]) {
-            return Ok(lo + q as u64 + 1);
+            return Ok(Some(lo + q as u64 + 1));
         }
         hi = lo;
     }
-    Ok(from)
+    Ok(None)
 }
 
 /// An archive as a piece to read (opened when reached).
@@ -276,7 +276,7 @@ pub fn pieces(dir: &LogDir, snap: &Snapshot, follow: bool) -> io::Result<Vec<Pie
     }
     if let Some(c) = &snap.current {
         let end = if follow {
-            complete_end(&c.file, 0, c.len)?
+            complete_end(&c.file, 0, c.len)?.unwrap_or(0)
         } else {
             c.len
         };

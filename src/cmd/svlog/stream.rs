@@ -66,14 +66,28 @@ impl Piece {
             Src::Plain(f) => Ok(Reader::plain(f.clone(), self.start, self.end)),
             Src::Gzip(f) => Reader::gzip(f.clone(), self.start),
             Src::Path { path, gzip } => {
-                let f = Rc::new(open_file(path)?);
-                if *gzip {
+                let (f, gzip) = open_archive(path, *gzip)?;
+                let f = Rc::new(f);
+                if gzip {
                     Reader::gzip(f, self.start)
                 } else {
                     Ok(Reader::plain(f, self.start, self.end))
                 }
             }
         }
+    }
+}
+
+/// Opens an archive; one that was compressed since it was listed is read
+/// from its `.gz` form. Returns the file and whether it is compressed.
+pub fn open_archive(path: &[u8], gzip: bool) -> io::Result<(File, bool)> {
+    match open_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !gzip => {
+            let mut gz = path.to_vec();
+            gz.extend_from_slice(b".gz");
+            open_file(&gz).map(|f| (f, true)).map_err(|_| e)
+        }
+        other => other.map(|f| (f, gzip)),
     }
 }
 
