@@ -197,6 +197,9 @@ fn order_across_200_rotated_files() {
     let s = synth(&d, 200, 5, 0);
     let want = joined(&s.lines);
     same(ok(&svlog(&["--raw", "log"], t.path())), &want[..], "");
+    // The line-by-line path (a window) gives the same.
+    let o = svlog(&["--raw", "--since", "@0", "log"], t.path());
+    same(ok(&o), &want, "line by line");
 
     // The default display is tai64nlocal's, byte for byte.
     let conv = |prog: &Path| {
@@ -215,6 +218,8 @@ fn order_across_200_rotated_files() {
     };
     let local = svlog(&["log"], t.path());
     same(ok(&local), &conv(&bin("tai64nlocal"))[..], "");
+    let o = svlog(&["--until", "tomorrow", "log"], t.path());
+    same(ok(&o), &local.stdout, "line by line");
     if let Some(r) = reference("tai64nlocal") {
         same(ok(&local), &conv(&r)[..], "");
     }

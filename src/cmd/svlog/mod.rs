@@ -389,7 +389,12 @@ pub fn main(args: &[&[u8]]) -> i32 {
         skip = total.saturating_sub(n);
     }
     let mut streams = make(&plans, false);
-    stream::merge(&mut streams, &mut out, skip);
+    match streams.as_mut_slice() {
+        [one] if one.can_pump(&out) => one.pump(&mut out),
+        all => {
+            stream::merge(all, &mut out, skip);
+        }
+    }
     out.flush().unwrap_or_else(|e| stream::output_failed(e));
     let failed = streams.iter().any(|s| s.failed);
     if o.follow {

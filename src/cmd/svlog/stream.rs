@@ -435,6 +435,59 @@ impl Stream {
         }
     }
 
+    /// Writes everything, piece by piece, without looking at lines: the
+    /// same output as `merge` for one stream without a window when the
+    /// display needs no per-line work (no tags, not `--utc`).
+    pub fn pump(&mut self, out: &mut Output) {
+        loop {
+            if self.cur.is_none() && !self.open_next() {
+                return;
+            }
+            let Some((reader, i)) = &mut self.cur else {
+                continue;
+            };
+            let i = *i;
+            let mut last = None;
+            loop {
+                if reader.data().is_empty() {
+                    match reader.fill() {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            if !self.quiet {
+                                read_failed(&self.pieces[i].name, reader.offset(), &e);
+                            }
+                            self.failed = true;
+                            break;
+                        }
+                    }
+                }
+                let data = reader.data();
+                last = data.last().copied();
+                let n = data.len();
+                out.body(data).unwrap_or_else(|e| output_failed(e));
+                reader.consume(n);
+            }
+            self.cur = None;
+            let p = &self.pieces[i];
+            let open_end = last.is_some_and(|c| c != b'\n');
+            if open_end && !(p.joins && self.next < self.pieces.len()) {
+                if p.warn_open_end && !self.quiet {
+                    warn(
+                        &p.name,
+                        "the last line has no newline yet (printed with one)",
+                    );
+                }
+                out.body(b"\n").unwrap_or_else(|e| output_failed(e));
+            }
+        }
+    }
+
+    /// Whether `pump` gives this output's display.
+    pub fn can_pump(&self, out: &Output) -> bool {
+        self.window.is_all() && out.tag_width == 0 && out.mode != Mode::Utc
+    }
+
     /// Skips the peeked line.
     pub fn skip(&mut self) {
         self.peeked = None;
