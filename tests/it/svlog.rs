@@ -725,6 +725,10 @@ fn follow_while_rotating(slow: bool, extra: Extra, lines: usize) {
     let e = err.get();
     assert!(e.is_empty(), "{}", String::from_utf8_lossy(&e));
     if got != want {
+        if let Ok(d) = std::env::var("SVLOG_TEST_DUMP") {
+            fs::write(format!("{d}/got"), &got).unwrap();
+            fs::write(format!("{d}/want"), &want).unwrap();
+        }
         let g: Vec<&[u8]> = got.split(|&c| c == b'\n').collect();
         let w: Vec<&[u8]> = want.split(|&c| c == b'\n').collect();
         let first = g.iter().zip(&w).position(|(a, b)| a != b);

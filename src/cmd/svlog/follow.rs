@@ -3,14 +3,14 @@
 //! The file being read is held open, so a rotation (multilog renames
 //! `current` to `previous`, links it to `@....s` and unlinks `previous`)
 //! never takes it away: once `current` names another file, the old one is
-//! complete, and is read to its end. Each file read is remembered by inode
-//! until its archive appears; archives that appear and are none of those
-//! were rotated while svlog was not looking (a slow reader, or a rotation
-//! between two wakeups) and are read whole, in name order, before the new
-//! `current`; so is a `previous` not yet archived. An archive that is the
-//! processed or compressed form of a file already read (a new inode in
-//! its place) is recognised by its order: archives appear in the order
-//! their files were rotated. A line is printed when its newline is there;
+//! complete, and is read to its end. Each file read is remembered (held
+//! open, by inode and by its first 4 KB) until its archive appears;
+//! archives that appear and are none of those were rotated while svlog
+//! was not looking (a slow reader, or a rotation between two wakeups) and
+//! are read whole, in name order, before the new `current`; so is a
+//! `previous` not yet archived. An archive that is a compressed copy of a
+//! file already read has its content; a processor's output is recognised
+//! by its order: archives appear in the order their files were rotated. A line is printed when its newline is there;
 //! a line that a rotation split continues in the next file.
 //!
 //! Wakeups come from inotify on each directory; a rescan every second
@@ -26,6 +26,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 use super::logdir::{self, LogDir};
+use super::reader;
 use super::stamp::Stamp;
 use super::stream::{self, Output, Piece, Src, Stream, Window};
 use super::{Current, Snapshot, archive_piece, complete_end};
@@ -48,6 +49,19 @@ struct Held {
     _file: Rc<std::fs::File>,
     /// (device, inode).
     id: (u64, u64),
+    /// Its first bytes (`reader::identity`): a compressed or processed
+    /// copy with the same content is the same file.
+    head: Rc<Vec<u8>>,
+}
+
+impl Held {
+    fn new(file: &Rc<std::fs::File>, id: (u64, u64)) -> Held {
+        Held {
+            _file: file.clone(),
+            id,
+            head: Rc::new(reader::identity(file, false).unwrap_or_default()),
+        }
+    }
 }
 
 /// How many files read lately are remembered per directory.
@@ -78,6 +92,14 @@ struct Followed {
 impl Followed {
     fn new(dir: LogDir, snap: Snapshot, key: Stamp) -> io::Result<Followed> {
         let seen = snap.archives.last().map(|a| a.stem().to_vec());
+        let mut pending = VecDeque::new();
+        let mut recent = VecDeque::new();
+        if let Some(p) = &snap.previous {
+            // Read (or older than what was read): its archive is to come.
+            let held = Held::new(&p.file, (p.dev, p.ino));
+            pending.push_back(held.clone());
+            recent.push_back(held);
+        }
         let lo = snap.archives.last().map_or(Stamp::MIN, |a| a.stamp);
         let cur = match snap.current {
             Some(Current {
@@ -103,8 +125,8 @@ impl Followed {
             dir,
             cur,
             seen,
-            pending: VecDeque::new(),
-            recent: VecDeque::new(),
+            pending,
+            recent,
             key,
             lo,
             carry: Vec::new(),
@@ -187,10 +209,7 @@ impl Followed {
                 p.joins = self.archived_clean(cur.ino);
                 out.push(p);
             }
-            let held = Held {
-                _file: cur.file.clone(),
-                id: (cur.dev, cur.ino),
-            };
+            let held = Held::new(&cur.file, (cur.dev, cur.ino));
             self.pending.push_back(held.clone());
             self.remember(held);
             if !self.open_current(&mut out) {
@@ -235,25 +254,17 @@ impl Followed {
     /// Opens the new `current`, after handing on what was rotated before
     /// it and not read yet. False when there is no `current`.
     fn open_current(&mut self, out: &mut Vec<Piece>) -> bool {
-        let newcur = match Current::open(&self.dir) {
-            Ok(c) => c,
+        let view = match super::view(&self.dir) {
+            Ok(v) => v,
             Err(e) => {
-                self.complain("unable to open current", e);
+                self.complain("unable to read the directory", e);
                 return false;
             }
         };
-        let listing = match logdir::list(&self.dir.path) {
-            Ok(l) => l,
-            Err(e) => {
-                self.complain(
-                    "unable to read the directory",
-                    io::Error::from_raw_os_error(e as i32),
-                );
-                return false;
-            }
-        };
+        let newcur = view.current;
+        let listing = view.archives;
         self.complained = false;
-        for a in &listing.archives {
+        for a in &listing {
             if self.seen.as_deref().is_some_and(|s| a.stem() <= s) {
                 continue;
             }
@@ -269,12 +280,20 @@ impl Followed {
                 // `current` first, then the archives after it.
                 break;
             }
-            if let Some(pos) = ino.and_then(|i| self.pending.iter().position(|p| p.id == i)) {
-                // A file read while it was `current`: everything pending
-                // before it never got an archive.
+            // The archive is a file already read when it is that file (a
+            // link) or holds the same (a compressed or `cat` copy).
+            let head = opened
+                .as_ref()
+                .ok()
+                .and_then(|(f, gzip)| reader::identity(&Rc::new(f.try_clone().ok()?), *gzip).ok());
+            let same = |h: &Held| Some(h.id) == ino || head.as_deref() == Some(h.head.as_slice());
+            if let Some(pos) = self.pending.iter().position(same) {
+                // Everything pending before it never got an archive.
                 self.pending.drain(..=pos);
-            } else if !self.pending.is_empty() {
-                // The processed or compressed form of the oldest file read.
+            } else if self.recent.iter().any(same) {
+                // Read already (as `previous`, or whole).
+            } else if !self.pending.is_empty() && !a.gzip {
+                // A processor's output for the oldest file read raw.
                 self.pending.pop_front();
             } else {
                 match opened {
@@ -287,7 +306,12 @@ impl Followed {
                         };
                         out.push(archive_piece(&self.dir, a, self.lo, Some(src)));
                         if let Some(id) = ino {
-                            self.remember(Held { _file: f, id });
+                            let held = Held {
+                                _file: f,
+                                id,
+                                head: Rc::new(head.unwrap_or_default()),
+                            };
+                            self.remember(held);
                         }
                     }
                     Err(e) => stream::warn(
@@ -304,28 +328,27 @@ impl Followed {
         }
         // `previous`: retired but not archived yet (a processor runs, or
         // the rotation is under way); read it now if it is not known.
-        if let Ok(f) = stream::open_file(&self.dir.file(b"previous")) {
-            if let Ok(m) = f.metadata() {
-                let id = (m.dev(), m.ino());
-                let known = self.recent.iter().any(|h| h.id == id)
-                    || newcur.as_ref().is_some_and(|c| (c.dev, c.ino) == id);
-                if !known {
-                    let f = Rc::new(f);
-                    out.push(Piece {
-                        name: self.dir.file(b"previous"),
-                        src: Src::Plain(f.clone()),
-                        start: 0,
-                        end: None,
-                        joins: true,
-                        mid_line: false,
-                        lo: self.lo,
-                        hi: Stamp::MAX,
-                        warn_open_end: false,
-                    });
-                    let held = Held { _file: f, id };
-                    self.pending.push_back(held.clone());
-                    self.remember(held);
-                }
+        if let Some(p) = view.previous {
+            let id = (p.dev, p.ino);
+            let held = Held::new(&p.file, id);
+            let known = self
+                .recent
+                .iter()
+                .any(|h| h.id == id || (!h.head.is_empty() && h.head == held.head));
+            if !known {
+                out.push(Piece {
+                    name: self.dir.file(b"previous"),
+                    src: Src::Plain(p.file.clone()),
+                    start: 0,
+                    end: None,
+                    joins: true,
+                    mid_line: false,
+                    lo: self.lo,
+                    hi: Stamp::MAX,
+                    warn_open_end: false,
+                });
+                self.pending.push_back(held.clone());
+                self.remember(held);
             }
         }
         match newcur {

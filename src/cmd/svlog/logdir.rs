@@ -1,6 +1,7 @@
 //! Finding a log directory and the files in it.
 //!
-//! An argument names a log directory when it holds `current`; otherwise a
+//! An argument names a log directory when it holds `current` (or
+//! multilog's `lock`, there also while `current` is renamed); otherwise a
 //! service directory (`DIR/log/main`, the layout of daemontools' and
 //! runit's documentation) or a log service directory (`DIR/main`) is
 //! looked for. The files are the archives `@` + 24 hex digits + `.s` or
@@ -72,10 +73,12 @@ pub fn find(arg: &[u8]) -> Result<LogDir, NotFound> {
         }
         Ok(_) => {}
     }
+    // `lock` marks a log directory while `current` is being rotated.
+    let is_log = |d: &[u8]| exists(&join(d, b"current")) || exists(&join(d, b"lock"));
     let candidates = [join(arg, b"log/main"), join(arg, b"main")];
-    let path = if exists(&join(arg, b"current")) {
+    let path = if is_log(arg) {
         arg.to_vec()
-    } else if let Some(p) = candidates.iter().find(|p| exists(&join(p, b"current"))) {
+    } else if let Some(p) = candidates.iter().find(|p| is_log(p)) {
         p.clone()
     } else if list(arg).is_ok_and(|l| !l.archives.is_empty()) {
         arg.to_vec()
@@ -190,6 +193,22 @@ pub fn list(dir: &[u8]) -> Result<Listing, Errno> {
         .dedup_by(|later, earlier| later.stem() == earlier.stem());
     out.foreign.sort();
     Ok(out)
+}
+
+/// Lists a directory until two listings in a row hold the same files
+/// (a file renamed or compressed during a listing may be missed by it).
+pub fn list_stable(dir: &[u8]) -> Result<Listing, Errno> {
+    let stems =
+        |l: &Listing| -> Vec<Vec<u8>> { l.archives.iter().map(|a| a.stem().to_vec()).collect() };
+    let mut before = list(dir)?;
+    for _ in 0..50 {
+        let after = list(dir)?;
+        if stems(&before) == stems(&after) {
+            return Ok(after);
+        }
+        before = after;
+    }
+    Ok(before)
 }
 
 /// The errno of an I/O error (EIO when it has none).

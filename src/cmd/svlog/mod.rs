@@ -160,7 +160,7 @@ fn time_arg(opt: &str, arg: Option<&[u8]>, now: Stamp) -> Option<Stamp> {
     }
 }
 
-/// `current` as opened for a snapshot.
+/// `current` (or `previous`) as opened for a snapshot.
 pub struct Current {
     pub file: Rc<File>,
     pub dev: u64,
@@ -170,8 +170,13 @@ pub struct Current {
 }
 
 impl Current {
+    /// Opens `current`; None when there is none.
     pub fn open(dir: &LogDir) -> io::Result<Option<Current>> {
-        let f = match stream::open_file(&dir.file(b"current")) {
+        Current::open_name(dir, b"current")
+    }
+
+    pub fn open_name(dir: &LogDir, name: &[u8]) -> io::Result<Option<Current>> {
+        let f = match stream::open_file(&dir.file(name)) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
@@ -191,7 +196,12 @@ impl Current {
 /// rotation fell between the listing and the opening.
 pub struct Snapshot {
     pub archives: Vec<Archive>,
+    /// The `current` before it, retired but not archived yet (a rotation
+    /// under way, or a processor running).
+    pub previous: Option<Current>,
     pub current: Option<Current>,
+    /// Names starting with `@` that are not archives.
+    pub foreign: Vec<Vec<u8>>,
 }
 
 fn fatal_dir(what: &str, dir: &[u8], e: Errno) -> ! {
@@ -202,31 +212,68 @@ fn fatal_dir(what: &str, dir: &[u8], e: Errno) -> ! {
         .exit(EXIT_TEMP)
 }
 
-/// Takes a snapshot of `dir`, reporting foreign `@` names once.
-pub fn snapshot(dir: &LogDir) -> Snapshot {
+/// `current`, `previous` and the archives, taken so that they fit: the
+/// files opened are still `current` and `previous` after the listing,
+/// so every archive listed is older than both (multilog unlinks
+/// `previous` before it links a processor's output into place). A
+/// `previous` that is also an archive (linked, not yet unlinked) is
+/// dropped. Directories rotating faster than svlog can list them are
+/// taken as they are after a while.
+pub fn view(dir: &LogDir) -> io::Result<Snapshot> {
     let mut tries = 0;
     loop {
-        let before = logdir::list(&dir.path)
-            .unwrap_or_else(|e| fatal_dir("unable to read directory ", &dir.path, e));
-        let current = Current::open(dir).unwrap_or_else(|e| {
-            fatal_dir("unable to open ", &dir.file(b"current"), logdir::errno(e))
-        });
-        let after = logdir::list(&dir.path)
-            .unwrap_or_else(|e| fatal_dir("unable to read directory ", &dir.path, e));
+        let current = Current::open_name(dir, b"current")?;
+        let previous = Current::open_name(dir, b"previous")?;
+        let listing =
+            logdir::list_stable(&dir.path).map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+        let still = |name: &[u8], f: &Option<Current>| {
+            f.as_ref().is_none_or(|c| {
+                nix::sys::stat::stat(dir.file(name).as_slice())
+                    .is_ok_and(|st| (st.st_dev, st.st_ino) == (c.dev, c.ino))
+            })
+        };
         tries += 1;
-        if before.archives == after.archives || tries >= 20 {
-            for name in &after.foreign {
-                stream::warn(
-                    &dir.file(name),
-                    "skipped: not a log file name (@ + 24 hex digits + .s or .u, .gz allowed)",
-                );
-            }
-            return Snapshot {
-                archives: after.archives,
+        if (still(b"current", &current) && still(b"previous", &previous)) || tries >= 100 {
+            let previous = previous.filter(|p| {
+                !listing.archives.iter().any(|a| a.ino == p.ino)
+                    && current.as_ref().is_none_or(|c| c.ino != p.ino)
+                    && !newest_is(dir, &listing.archives, p)
+            });
+            return Ok(Snapshot {
+                archives: listing.archives,
+                foreign: listing.foreign,
+                previous,
                 current,
-            };
+            });
         }
     }
+}
+
+/// Whether the newest archive holds what `previous` holds (it was linked
+/// into place and compressed before multilog removed `previous`).
+fn newest_is(dir: &LogDir, archives: &[Archive], previous: &Current) -> bool {
+    let Some(a) = archives.last() else {
+        return false;
+    };
+    let Ok((f, gzip)) = stream::open_archive(&dir.file(&a.name), a.gzip) else {
+        return false;
+    };
+    let theirs = reader::identity(&Rc::new(f), gzip);
+    let ours = reader::identity(&previous.file, false);
+    matches!((theirs, ours), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Takes a snapshot of `dir`, reporting foreign `@` names once.
+pub fn snapshot(dir: &LogDir) -> Snapshot {
+    let snap = view(dir)
+        .unwrap_or_else(|e| fatal_dir("unable to read directory ", &dir.path, logdir::errno(e)));
+    for name in &snap.foreign {
+        stream::warn(
+            &dir.file(name),
+            "skipped: not a log file name (@ + 24 hex digits + .s or .u, .gz allowed)",
+        );
+    }
+    snap
 }
 
 /// Where the complete lines of a plain file end: after its last newline
@@ -273,6 +320,20 @@ pub fn pieces(dir: &LogDir, snap: &Snapshot, follow: bool) -> io::Result<Vec<Pie
     for a in &snap.archives {
         out.push(archive_piece(dir, a, lo, None));
         lo = a.stamp;
+    }
+    if let Some(p) = &snap.previous {
+        out.push(Piece {
+            name: dir.file(b"previous"),
+            src: Src::Plain(p.file.clone()),
+            start: 0,
+            end: Some(p.len),
+            joins: true,
+            mid_line: false,
+            lo,
+            hi: p.mtime.max(lo),
+            warn_open_end: false,
+        });
+        lo = p.mtime.max(lo);
     }
     if let Some(c) = &snap.current {
         let end = if follow {
@@ -358,7 +419,9 @@ pub fn main(args: &[&[u8]]) -> i32 {
                 .exit(EXIT_TEMP),
         })
         .collect();
-    let lines = o.lines.or(o.follow.then_some(FOLLOW_LINES));
+    let lines = o
+        .lines
+        .or((o.follow && o.since.is_none()).then_some(FOLLOW_LINES));
 
     let mut out = Output::new(mode);
     if dirs.len() > 1 {

@@ -192,6 +192,30 @@ impl Reader {
     }
 }
 
+/// How much of a file identifies it (with multilog's microsecond stamps
+/// on every line, two different files never share it).
+pub const IDENTITY: usize = 4096;
+
+/// The first `IDENTITY` bytes of a file's content (all of it if it is
+/// shorter), decompressing a gzip file.
+pub fn identity(file: &Rc<File>, gzip: bool) -> io::Result<Vec<u8>> {
+    let mut r = if gzip {
+        Reader::gzip(file.clone(), 0)?
+    } else {
+        Reader::plain(file.clone(), 0, Some(IDENTITY as u64))
+    };
+    let mut out = Vec::with_capacity(IDENTITY);
+    while out.len() < IDENTITY {
+        if r.data().is_empty() && r.fill()? == 0 {
+            break;
+        }
+        let n = r.data().len().min(IDENTITY - out.len());
+        out.extend_from_slice(&r.data()[..n]);
+        r.consume(n);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
