@@ -32,6 +32,7 @@ const PROGS: &[&str] = &[
     "svcrestart",
     "svcreset",
     "svshutdown",
+    "svlog",
 ];
 
 fn script() -> PathBuf {
