@@ -5,6 +5,9 @@
 
 use crate::sys;
 
+pub mod local;
+pub mod utc;
+
 /// 2^62 + 10: the label of Unix time 0.
 pub const UNIX_EPOCH_LABEL: u64 = 0x400000000000000a;
 

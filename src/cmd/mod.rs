@@ -12,6 +12,7 @@ pub mod softlimit;
 pub mod supervise;
 pub mod svc;
 pub mod svcstart;
+pub mod svlog;
 pub mod svok;
 pub mod svscan;
 pub mod svscanboot;

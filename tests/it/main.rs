@@ -22,6 +22,7 @@ mod shutdown;
 mod status_golden;
 mod supervise;
 mod supervise_audit;
+mod svlog;
 mod svscan;
 mod svscanboot;
 mod tai64n;
