@@ -27,6 +27,8 @@ pub const VERSION: u64 = 1;
 
 /// The record's path inside a service directory.
 pub const FILE: &str = "supervise/status.json";
+/// Its name inside the state directory (see `svctl::state_dir_here`).
+pub const NAME: &str = "status.json";
 
 // ---- the escape -----------------------------------------------------------
 
@@ -603,7 +605,7 @@ pub fn read(dir: &Path) -> Result<Snapshot, ReadProblem> {
         crate::svctl::Problem::Sys(e) => ReadProblem::Status(e),
         crate::svctl::Problem::NotRunning => ReadProblem::Status(nix::errno::Errno::ENXIO),
     })?;
-    let record = match std::fs::read(dir.join(FILE)) {
+    let record = match std::fs::read(crate::svctl::state_path(dir).join(NAME)) {
         Ok(text) => Some(Record::parse(&text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(_) => Some(Err(BadRecord("unreadable"))),

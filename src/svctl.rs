@@ -35,8 +35,77 @@ impl Problem {
     }
 }
 
+/// The default state directory, inside the service directory (0.76).
+pub const STATE_DIR: &str = "supervise";
+
+/// The directory holding a service's supervise state (lock, control and
+/// ok fifos, status files), as seen from the service directory itself,
+/// which must be the working directory: `supervise` (0.76), or what
+/// `SUPERVISEDIR` says (daemontools-encore's convention): a relative value
+/// is taken inside the service directory; an absolute one is followed by
+/// the service directory's physical path (getcwd) with every `/` after the
+/// first turned into `:` (`/run/sv` and `/etc/sv/foo` give
+/// `/run/sv/etc:sv:foo`), so that a read-only tree keeps its state
+/// elsewhere.
+pub fn state_dir_here() -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(v) = std::env::var_os("SUPERVISEDIR").filter(|v| !v.is_empty()) else {
+        return STATE_DIR.as_bytes().to_vec();
+    };
+    let v = v.as_bytes();
+    if v[0] != b'/' {
+        return v.to_vec();
+    }
+    match nix::unistd::getcwd() {
+        Ok(cwd) => mangle(v, cwd.as_os_str().as_bytes()),
+        // the state cannot be found: a path that cannot exist says so
+        Err(_) => STATE_DIR.as_bytes().to_vec(),
+    }
+}
+
+/// The path of state file `name` (`control`, `ok`, `status`, ...) from
+/// inside the service directory: `supervise/NAME` unless `SUPERVISEDIR`
+/// says otherwise.
+pub fn state_file_here(name: &str) -> Vec<u8> {
+    let mut p = state_dir_here();
+    p.push(b'/');
+    p.extend_from_slice(name.as_bytes());
+    p
+}
+
+/// `SUPERVISEDIR` (absolute) joined with a physical service path.
+fn mangle(base: &[u8], physical: &[u8]) -> Vec<u8> {
+    let mut out = base.to_vec();
+    out.push(b'/');
+    let rest = physical.strip_prefix(b"/").unwrap_or(physical);
+    out.extend(rest.iter().map(|&c| if c == b'/' { b':' } else { c }));
+    out
+}
+
+/// The state directory of the service in `dir` (see `state_dir_here`),
+/// for a program that does not change into it.
+pub fn state_path(dir: &Path) -> PathBuf {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let Some(v) = std::env::var_os("SUPERVISEDIR").filter(|v| !v.is_empty()) else {
+        return dir.join(STATE_DIR);
+    };
+    if !v.as_bytes().starts_with(b"/") {
+        return dir.join(v);
+    }
+    match std::fs::canonicalize(dir) {
+        Ok(phys) => PathBuf::from(std::ffi::OsString::from_vec(mangle(
+            v.as_bytes(),
+            phys.as_os_str().as_bytes(),
+        ))),
+        Err(_) => dir.join(STATE_DIR),
+    }
+}
+
+/// DIR's state directory joined with `rel` (`supervise/control` -> the
+/// `control` fifo wherever the state lives).
 fn join(dir: &Path, rel: &str) -> PathBuf {
-    dir.join(rel)
+    let name = rel.strip_prefix("supervise/").unwrap_or(rel);
+    state_path(dir).join(name)
 }
 
 /// Writes `cmds` to DIR/supervise/control in one write.
@@ -279,4 +348,16 @@ fn escalate(
             .emit();
     }
     false
+}
+
+#[cfg(test)]
+mod state_dir_tests {
+    use super::*;
+
+    #[test]
+    fn supervisedir_mangles_like_encore() {
+        assert_eq!(mangle(b"/run/sv", b"/etc/sv/foo"), b"/run/sv/etc:sv:foo");
+        assert_eq!(mangle(b"/run/sv", b"/"), b"/run/sv/");
+        assert_eq!(mangle(b"/r/", b"/a/b"), b"/r//a:b");
+    }
 }

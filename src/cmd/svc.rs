@@ -38,7 +38,7 @@ fn send(dir: &[u8], cmds: &[u8]) {
     if let Err(e) = nix::unistd::chdir(dir) {
         return msg::warn(PROG, &[b"unable to chdir to ", dir], Some(e));
     }
-    let fd = match fsio::open_write(b"supervise/control") {
+    let fd = match fsio::open_write(&crate::svctl::state_file_here("control")) {
         Ok(fd) => fd,
         Err(Errno::ENXIO) => {
             return msg::warn(

@@ -14,7 +14,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
     if let Err(e) = nix::unistd::chdir(*dir) {
         msg::fatal(PROG, &[b"unable to chdir to ", dir], e);
     }
-    match fsio::open_write(b"supervise/ok") {
+    match fsio::open_write(&crate::svctl::state_file_here("ok")) {
         Ok(_) => 0,
         Err(Errno::ENOENT | Errno::ENXIO) => EXIT_USAGE,
         Err(e) => msg::fatal(PROG, &[b"unable to open ", dir, b"/supervise/ok"], e),

@@ -1062,3 +1062,101 @@ fn prefixed_output_stays_line_whole() {
         }
     }
 }
+
+/// A read-only service tree (bind-mounted read-only for svscan and
+/// everything under it) with `SUPERVISEDIR` on a tmpfs: supervise keeps
+/// its state there, our svc/svok/svstat find it through the same variable,
+/// and a `supervise` symlink in the tree pointing at it lets Debian's
+/// 0.76 svstat read it without the variable.
+#[test]
+fn read_only_tree_keeps_its_state_under_supervisedir() {
+    let probe = std::process::Command::new("unshare")
+        .args(["--mount", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        return support::missing("unshare --mount (mount namespaces) is refused here");
+    }
+    let mut t = Tree::new();
+    let shm = tempfile::Builder::new()
+        .prefix("dtrs-state")
+        .tempdir_in("/dev/shm")
+        .unwrap();
+    let state = shm.path().join("sv");
+    let logs = shm.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    t.add(
+        "a",
+        "#!/bin/sh\nexec 2>&1\necho hello from a\nexec sleep 100000\n",
+        Some(CAT_LOG),
+    );
+    t.add("b", SLEEPER, None);
+    // the logger writes outside the tree
+    fs::write(
+        t.path("a/log/run"),
+        format!("#!/bin/sh\nexec cat >> {}/out\n", logs.display()),
+    )
+    .unwrap();
+    // 0.76 tools follow a supervise symlink to the same place
+    let phys = fs::canonicalize(t.path("b")).unwrap();
+    let mangled = |p: &Path| {
+        let s = p.to_str().unwrap();
+        format!("{}/{}", state.display(), s[1..].replace('/', ":"))
+    };
+    symlink(mangled(&phys), t.path("b/supervise")).unwrap();
+    let dir = t.dir.to_str().unwrap().to_string();
+    let sh = format!(
+        "mount --bind {dir} {dir} && mount -o remount,bind,ro {dir} && exec {} {dir}",
+        support::bin("svscan").display()
+    );
+    let env = [("SUPERVISEDIR", state.to_str().unwrap())];
+    let p = support::spawn("unshare", &["--mount", "sh", "-c", &sh], t.root(), |c| {
+        let out = fs::File::create(t.root().join("svscan.out")).unwrap();
+        c.stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out));
+        c.envs(env);
+    });
+    t.scan = Some(p);
+    let with_env = |prog: &str, args: &[&str]| {
+        std::process::Command::new(support::bin(prog))
+            .args(args)
+            .current_dir(&t.dir)
+            .env("SUPERVISEDIR", &state)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        wait_until(LONG, || ["a", "a/log", "b"].iter().all(|d| with_env(
+            "svok",
+            &[d]
+        )
+        .status
+        .success())),
+        "not supervised: {}",
+        t.output()
+    );
+    assert!(wait_until(LONG, || fs::read_to_string(logs.join("out"))
+        .is_ok_and(|s| s == "hello from a\n")));
+    // nothing was written into the tree
+    assert!(!t.path("a/supervise").exists() && !t.path("a/log/supervise").exists());
+    let a_state = PathBuf::from(mangled(&fs::canonicalize(t.path("a")).unwrap()));
+    assert!(a_state.join("status").exists() && a_state.join("status.json").exists());
+    // svstat and svc through the variable
+    let st = String::from_utf8(with_env("svstat", &["a"]).stdout).unwrap();
+    assert!(st.starts_with("a: up (pid "), "{st}");
+    let pid = status_pid(&a_state.join("status"));
+    assert!(with_env("svc", &["-t", "a"]).status.success());
+    assert!(wait_until(LONG, || {
+        let p = status_pid(&a_state.join("status"));
+        p != 0 && p != pid
+    }));
+    // without the variable our svstat finds no state in the tree...
+    let plain = support::run(support::bin("svstat"), &["a"], &t.dir);
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("unable to open supervise/ok"));
+    // ...but through b's symlink it does, and so does 0.76's
+    let ours_b = support::run(support::bin("svstat"), &["b"], &t.dir);
+    assert!(String::from_utf8_lossy(&ours_b.stdout).starts_with("b: up (pid "));
+    if let Some(r) = support::reference("svstat") {
+        let theirs = support::run(r, &["b"], &t.dir);
+        assert!(String::from_utf8_lossy(&theirs.stdout).starts_with("b: up (pid "));
+    }
+}

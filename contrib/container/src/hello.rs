@@ -23,7 +23,10 @@ fn main() {
         .unwrap_or(5);
     let mut out = std::io::stdout().lock();
     for n in 1u64.. {
-        if writeln!(out, "hello {n}").and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "hello {n}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             std::process::exit(111);
         }
         std::thread::sleep(Duration::from_secs(secs));

@@ -10,6 +10,8 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -24,6 +26,7 @@ use crate::exec;
 use crate::fsio;
 use crate::msg::{self, EXIT_TEMP, Line};
 use crate::status;
+use crate::svctl;
 pub mod cgroup;
 mod notify;
 pub mod settings;
@@ -40,6 +43,8 @@ const PROG: &str = "supervise";
 /// Every descriptor supervise holds; all close-on-exec.
 struct Supervise<'a> {
     dir: &'a [u8],
+    /// The state directory (`supervise`, or per `SUPERVISEDIR`).
+    state: Vec<u8>,
     selfpipe_r: OwnedFd,
     selfpipe_w: OwnedFd,
     _lock: Flock<OwnedFd>,
@@ -100,24 +105,39 @@ pub fn main(args: &[&[u8]]) -> i32 {
         Err(Errno::ENOENT) => false,
         Err(e) => fatal_in("unable to stat ", "/down", e),
     };
-    make_supervise_dir();
+    let state = svctl::state_dir_here();
+    make_state_dir(&state);
+    // what the messages name: DIR/supervise/NAME as 0.76 says, or the
+    // SUPERVISEDIR path
+    let file = |name: &str| -> (Vec<u8>, String) {
+        let path = svctl::state_file_here(name);
+        let shown = if state == svctl::STATE_DIR.as_bytes() {
+            format!("/supervise/{name}")
+        } else {
+            format!(": {}", String::from_utf8_lossy(&path))
+        };
+        (path, shown)
+    };
 
-    let lock = fsio::open_append(b"supervise/lock")
+    let (path, shown) = file("lock");
+    let lock = fsio::open_append(&path)
         .and_then(|fd| fsio::lock_ex(fd, false))
-        .unwrap_or_else(|e| fatal_in("unable to acquire ", "/supervise/lock", e));
+        .unwrap_or_else(|e| fatal_in("unable to acquire ", &shown, e));
     let _ = fsio::coe(&*lock);
 
-    let _ = nix::unistd::mkfifo("supervise/control", Mode::from_bits_truncate(0o600));
-    let control_r = fsio::open_read(b"supervise/control")
-        .unwrap_or_else(|e| fatal_in("unable to read ", "/supervise/control", e));
+    let (path, shown) = file("control");
+    let _ = nix::unistd::mkfifo(path.as_slice(), Mode::from_bits_truncate(0o600));
+    let control_r =
+        fsio::open_read(&path).unwrap_or_else(|e| fatal_in("unable to read ", &shown, e));
     let _ = fsio::coe(&control_r);
     let _ = fsio::ndelay_on(&control_r);
-    let control_w = fsio::open_write(b"supervise/control")
-        .unwrap_or_else(|e| fatal_in("unable to write ", "/supervise/control", e));
+    let control_w =
+        fsio::open_write(&path).unwrap_or_else(|e| fatal_in("unable to write ", &shown, e));
     let _ = fsio::coe(&control_w);
 
     let mut sv = Supervise {
         dir,
+        state: state.clone(),
         selfpipe_r,
         selfpipe_w,
         _lock: lock,
@@ -138,9 +158,9 @@ pub fn main(args: &[&[u8]]) -> i32 {
     };
     sv.announce();
 
-    let _ = nix::unistd::mkfifo("supervise/ok", Mode::from_bits_truncate(0o600));
-    let ok = fsio::open_read(b"supervise/ok")
-        .unwrap_or_else(|e| fatal_in("unable to read ", "/supervise/ok", e));
+    let (path, shown) = file("ok");
+    let _ = nix::unistd::mkfifo(path.as_slice(), Mode::from_bits_truncate(0o600));
+    let ok = fsio::open_read(&path).unwrap_or_else(|e| fatal_in("unable to read ", &shown, e));
     let _ = fsio::coe(&ok);
     sv._ok = Some(ok);
 
@@ -161,7 +181,17 @@ pub fn main(args: &[&[u8]]) -> i32 {
 
 /// mkdir `supervise`; if that fails, Debian's patch follows a dangling
 /// symlink by creating its target (last component only).
-fn make_supervise_dir() {
+/// Makes the state directory: `supervise` as Debian's 0.76 build does (a
+/// dangling `supervise` symlink gets its target made), or the
+/// `SUPERVISEDIR` one with its missing parents.
+fn make_state_dir(state: &[u8]) {
+    if state != svctl::STATE_DIR.as_bytes() {
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(std::ffi::OsStr::from_bytes(state));
+        return;
+    }
     if nix::unistd::mkdir("supervise", Mode::from_bits_truncate(0o700)).is_ok() {
         return;
     }
@@ -258,7 +288,7 @@ impl Supervise<'_> {
     /// Writes `data` to supervise/NAME via NAME.new + rename; failures
     /// warn. Returns whether the file was replaced.
     fn replace(&self, name: &str, data: &[u8]) -> bool {
-        let new = format!("supervise/{name}.new");
+        let new = format!("{}/{name}.new", String::from_utf8_lossy(&self.state));
         let fd = match fsio::open_trunc(new.as_bytes()) {
             Ok(fd) => fd,
             Err(e) => {

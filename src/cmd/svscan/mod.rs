@@ -805,8 +805,8 @@ impl Scanner {
             return;
         }
         if let Some(ino) = &self.inotify {
-            let dir = format!("{}/supervise", init::MAIN);
-            if let Ok(wd) = ino.add_watch(dir.as_str(), AddWatchFlags::IN_MOVED_TO) {
+            let dir = svctl::state_path(Path::new(init::MAIN));
+            if let Ok(wd) = ino.add_watch(&dir, AddWatchFlags::IN_MOVED_TO) {
                 self.main_watch = Some(wd);
                 // a change may have come before the watch
                 self.main_changed.set(true);

@@ -63,12 +63,12 @@ fn read_here() -> Result<(Status, bool), Problem> {
         Err(Errno::ENOENT) => true,
         Err(e) => return Err(("unable to stat down: ", Some(errstr(e)))),
     };
-    match fsio::open_write(b"supervise/ok") {
+    match fsio::open_write(&crate::svctl::state_file_here("ok")) {
         Ok(_) => {}
         Err(Errno::ENXIO) => return Err(("supervise not running", None)),
         Err(e) => return Err(("unable to open supervise/ok: ", Some(errstr(e)))),
     }
-    let fd = match fsio::open_read(b"supervise/status") {
+    let fd = match fsio::open_read(&crate::svctl::state_file_here("status")) {
         Ok(fd) => fd,
         Err(e) => return Err(("unable to open supervise/status: ", Some(errstr(e)))),
     };
