@@ -17,3 +17,4 @@ pub mod status;
 pub mod svctl;
 pub mod sys;
 pub mod tai64;
+pub mod wait;

@@ -420,3 +420,99 @@ pub fn close_from_except(low: RawFd, keep: &[RawFd]) {
         close(fd);
     }
 }
+
+/// One datagram received by `recv_notify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Datagram {
+    /// Bytes of it in the buffer.
+    pub len: usize,
+    /// It was longer than the buffer (MSG_TRUNC): the rest is lost.
+    pub truncated: bool,
+    /// Its control data did not fit (MSG_CTRUNC): descriptors that did not
+    /// fit were discarded by the kernel, credentials may be missing.
+    pub control_truncated: bool,
+    /// The sender's pid from SCM_CREDENTIALS (with SO_PASSCRED set the
+    /// kernel attaches the true one); None without credentials.
+    pub pid: Option<u32>,
+    /// Descriptors that came with it (SCM_RIGHTS): all already closed.
+    pub fds_closed: usize,
+}
+
+/// recvmsg(2) of one datagram from a socket with SO_PASSCRED set, without
+/// blocking, into `buf`: the sender's credentials are read, and every
+/// descriptor passed along is closed at once — received close-on-exec
+/// (MSG_CMSG_CLOEXEC), so none can leak into a child even for an instant,
+/// and closed even when the control data was truncated (nix's iterator
+/// refuses a truncated buffer, which would leave them open).
+pub fn recv_notify(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Datagram, Errno> {
+    use std::os::fd::AsRawFd;
+    /// Room for one ucred and 64 descriptors, aligned for cmsghdr.
+    #[repr(C, align(8))]
+    struct Control([u8; 512]);
+    let mut control = Control([0; 512]);
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len() as _;
+    // SAFETY: `msg` points to `iov` (which points to `buf`) and to
+    // `control`, all live and of the lengths given, for the whole call.
+    let n = unsafe {
+        libc::recvmsg(
+            sock.as_raw_fd(),
+            &mut msg,
+            libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT,
+        )
+    };
+    let n = Errno::result(n)? as usize;
+    let mut d = Datagram {
+        len: n.min(buf.len()),
+        truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+        ..Datagram::default()
+    };
+    // SAFETY: CMSG_LEN only computes a length.
+    let header = unsafe { libc::CMSG_LEN(0) } as usize;
+    // SAFETY: the kernel set msg_controllen to the bytes of `control` it
+    // filled; CMSG_FIRSTHDR and CMSG_NXTHDR return headers inside that
+    // length (or null), each aligned by the kernel's CMSG_ALIGN layout in
+    // our 8-aligned buffer.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !c.is_null() {
+        // SAFETY: `c` is a header inside the filled control data (above).
+        let (level, kind, len) = unsafe { ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len) };
+        // (cmsg_len is a size_t in glibc, a socklen_t in musl)
+        #[allow(clippy::unnecessary_cast)]
+        let data_len = (len as usize).saturating_sub(header);
+        // SAFETY: CMSG_DATA points just past the header; the kernel wrote
+        // `data_len` bytes there (cmsg_len counts them, truncation included).
+        let data = unsafe { libc::CMSG_DATA(c) };
+        if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
+            for i in 0..data_len / std::mem::size_of::<libc::c_int>() {
+                // SAFETY: entry i lies within the data_len bytes written;
+                // read_unaligned makes no alignment assumption.
+                let fd = unsafe { std::ptr::read_unaligned(data.cast::<libc::c_int>().add(i)) };
+                // the kernel installed it in our table for this message:
+                // it is ours to close, and nothing else refers to it
+                close(fd);
+                d.fds_closed += 1;
+            }
+        } else if level == libc::SOL_SOCKET
+            && kind == libc::SCM_CREDENTIALS
+            && data_len >= std::mem::size_of::<libc::ucred>()
+        {
+            // SAFETY: a whole ucred lies within the data written (checked);
+            // read_unaligned makes no alignment assumption.
+            let cred = unsafe { std::ptr::read_unaligned(data.cast::<libc::ucred>()) };
+            d.pid = u32::try_from(cred.pid).ok();
+        }
+        // SAFETY: as for CMSG_FIRSTHDR: bounded by msg_controllen.
+        c = unsafe { libc::CMSG_NXTHDR(&msg, c) };
+    }
+    Ok(d)
+}

@@ -18,5 +18,6 @@ pub mod svscan;
 pub mod svscanboot;
 pub mod svshutdown;
 pub mod svstat;
+pub mod svwait;
 pub mod tai64n;
 pub mod tai64nlocal;

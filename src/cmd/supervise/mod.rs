@@ -29,7 +29,9 @@ use crate::status;
 use crate::svctl;
 pub mod cgroup;
 mod notify;
+pub mod readiness;
 pub mod settings;
+mod sources;
 mod state;
 
 use crate::sys;
@@ -68,6 +70,14 @@ struct Supervise<'a> {
     json_due: bool,
     /// Holds a just-forked `./finish` before its exec (see spawn_helper).
     finish_gate: Option<OwnedFd>,
+    /// The last write of supervise/status worked (status.json may follow).
+    status_written: bool,
+    /// The read end of the current run's notification pipe.
+    ready_fd: Option<OwnedFd>,
+    /// The notify socket, once a start wanted one.
+    notify_sock: Option<sources::NotifySocket>,
+    /// Runtime readiness warnings already given (until the next ready).
+    warned: Vec<&'static str>,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -155,6 +165,10 @@ pub fn main(args: &[&[u8]]) -> i32 {
         json: Vec::with_capacity(1024),
         json_due: false,
         finish_gate: None,
+        status_written: false,
+        ready_fd: None,
+        notify_sock: None,
+        warned: Vec::new(),
     };
     sv.announce();
 
@@ -259,6 +273,16 @@ fn kill_helper(pid: u32) {
     kill(pid as i32, Signal::SIGKILL);
 }
 
+/// How `spawn_helper` starts a script.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Helper {
+    Plain,
+    /// Holds before its exec until `finish_gate` is dropped (`./finish`).
+    Gated,
+    /// Standard output on /dev/null (`./check`, as runit's sv runs it).
+    NoStdout,
+}
+
 fn death(st: WaitStatus) -> Option<(u32, Death)> {
     match st {
         WaitStatus::Exited(pid, code) => Some((pid.as_raw() as u32, Death::exited(code))),
@@ -327,7 +351,8 @@ impl Supervise<'_> {
     fn announce(&mut self) {
         let rec = self.m.status().encode();
         debug_assert_eq!(rec.len(), status::LEN);
-        self.json_due = self.replace("status", &rec);
+        self.status_written = self.replace("status", &rec);
+        self.json_due = self.status_written;
     }
 
     /// Writes supervise/status.json if a transition is not in it yet.
@@ -396,12 +421,14 @@ impl Supervise<'_> {
     fn start(&mut self) {
         let mut mode = StartMode {
             group: Files::flag("kill-group"),
-            contained: false,
+            ..StartMode::default()
         };
         if Files::flag("cgroup") {
             mode.contained = self.cgroup_ready();
         }
         let procs = self.cgroup.as_ref().map(|c| c.procs.clone());
+        let mut ready = self.prepare_readiness();
+        mode.ready = ready.setup;
         match sys::fork() {
             Err(e) => {
                 self.warn("unable to fork for ", ", sleeping 60 seconds", Some(e));
@@ -419,7 +446,12 @@ impl Supervise<'_> {
                 if mode.contained {
                     self.enter_cgroup(procs.as_deref());
                 }
-                let e = match nix::unistd::execv(&self.run, &[&self.run]) {
+                self.child_readiness(&ready);
+                let r = match Self::child_env(&ready) {
+                    None => nix::unistd::execv(&self.run, &[&self.run]),
+                    Some(env) => nix::unistd::execve(&self.run, &[&self.run], &env),
+                };
+                let e = match r {
                     Err(e) => e,
                     Ok(never) => match never {},
                 };
@@ -431,11 +463,12 @@ impl Supervise<'_> {
                     .exit_child(EXIT_TEMP);
             }
             Ok(ForkResult::Parent { child }) => {
+                self.keep_pipe(ready.pipe.take());
                 let now = self.now();
                 let acts = self.m.started(child.as_raw() as u32, now, mode);
                 self.perform(acts);
                 self.flush_record();
-                deepsleep(1);
+                self.pause_after_start();
             }
         }
     }
@@ -454,22 +487,22 @@ impl Supervise<'_> {
         }
     }
 
-    /// Forks a helper script (`./finish`, `./notify`) as a session leader
-    /// with `argv` and `env`; returns its pid. The record is brought up to
-    /// date first; a `gated` helper also waits, before its exec, until
-    /// `finish_gate` is dropped (so `./finish` finds the record saying
-    /// `finishing`, with its own pid).
+    /// Forks a helper script (`./finish`, `./notify`, `./check`) as a
+    /// session leader with `argv` and `env`; returns its pid. The record is
+    /// brought up to date first; a `Gated` helper also waits, before its
+    /// exec, until `finish_gate` is dropped (so `./finish` finds the record
+    /// saying `finishing`, with its own pid).
     fn spawn_helper(
         &mut self,
         name: &str,
         argv: &[&[u8]],
         env: &[&[u8]],
-        gated: bool,
+        how: Helper,
     ) -> Option<u32> {
         self.flush_record();
         let path = format!("./{name}");
         let cmd = exec::Command::new(path.as_bytes(), argv, env, env);
-        let gate = if gated {
+        let gate = if how == Helper::Gated {
             fsio::pipe_coe(false).ok()
         } else {
             None
@@ -486,6 +519,11 @@ impl Supervise<'_> {
                     drop(w);
                     // EOF once supervise drops its end
                     let _ = nix::unistd::read(&r, &mut [0u8; 1]);
+                }
+                if how == Helper::NoStdout {
+                    if let Ok(null) = fsio::open_write(b"/dev/null") {
+                        let _ = sys::dup2(fsio::raw(&null), 1);
+                    }
                 }
                 let e = cmd.exec();
                 Line::new(PROG, "warning")
@@ -511,7 +549,7 @@ impl Supervise<'_> {
         let (code, signal) = (code.to_string(), signal.to_string());
         let argv: [&[u8]; 4] = [b"./finish", code.as_bytes(), signal.as_bytes(), self.dir];
         let env = sys::environ();
-        if let Some(pid) = self.spawn_helper("finish", &argv, &env, true) {
+        if let Some(pid) = self.spawn_helper("finish", &argv, &env, Helper::Gated) {
             let now = self.now();
             self.m.finish_started(pid, now, limit);
         }
@@ -542,7 +580,7 @@ impl Supervise<'_> {
         ];
         let changes = [format!("NOTIFY_COALESCED={coalesced}").into_bytes()];
         let env = exec::apply_env(&sys::environ(), &changes);
-        match self.spawn_helper("notify", &argv, &env, false) {
+        match self.spawn_helper("notify", &argv, &env, Helper::Plain) {
             Some(child) => {
                 let at = self.now().mono + u64::from(limit);
                 self.notifier.spawned(child, at);
@@ -571,7 +609,21 @@ impl Supervise<'_> {
                         cg.kill_all();
                     }
                 }
-                Action::Notify(ev) => self.notify(ev),
+                Action::Notify(ev) => {
+                    if ev.kind == Kind::Ready {
+                        // ready again: a later problem is worth a warning
+                        self.warned.clear();
+                    }
+                    self.notify(ev)
+                }
+                Action::Record => self.json_due |= self.status_written,
+                Action::StartCheck => self.start_check(),
+                Action::KillCheck(pid) => self.kill_check(pid),
+                Action::WatchdogAbort => {
+                    let now = self.now();
+                    self.watchdog_abort(now);
+                }
+                Action::NotReady(e) => self.not_ready(e),
                 Action::NotifyFinishStarted => {
                     if self.m.finish_pid != 0 {
                         self.notify(Event {
@@ -594,6 +646,7 @@ impl Supervise<'_> {
             }
             self.wait_for_event(true);
             self.drain_selfpipe();
+            self.service_readiness();
             self.reap();
             if self.m.done() {
                 return;
@@ -644,12 +697,14 @@ impl Supervise<'_> {
         let timeout = PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX);
         block_sigchld(false);
         {
-            let mut fds = [
-                PollFd::new(self.selfpipe_r.as_fd(), PollFlags::POLLIN),
-                PollFd::new(self.control_r.as_fd(), PollFlags::POLLIN),
-            ];
-            let n = if control { 2 } else { 1 };
-            let _ = nix::poll::poll(&mut fds[..n], timeout);
+            let mut fds = vec![PollFd::new(self.selfpipe_r.as_fd(), PollFlags::POLLIN)];
+            if control {
+                fds.push(PollFd::new(self.control_r.as_fd(), PollFlags::POLLIN));
+            }
+            for fd in self.readiness_fds() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
+            let _ = nix::poll::poll(&mut fds, timeout);
         }
         block_sigchld(true);
     }
@@ -684,11 +739,17 @@ impl Supervise<'_> {
                 let now = self.now();
                 let acts = self.m.finish_ended(d, now);
                 self.perform(acts);
+            } else if pid != 0 && pid == self.m.ready.check_pid {
+                let now = self.now();
+                let acts = self.m.check_ended(d, now);
+                self.perform(acts);
             } else if pid != 0 && pid == self.m.pid {
                 run = Some(d);
             }
         }
         if let Some(d) = run {
+            // s6: the notification pipe goes with the run
+            self.ready_fd = None;
             let dir = AfterRun {
                 finish: self.files.script("finish"),
                 backoff: self.files.backoff(),

@@ -30,6 +30,8 @@ pub enum Kind {
     Killed,
     /// Permanent failure: `./finish` exited 125.
     Failed,
+    /// Every readiness source of the run said ready.
+    Ready,
 }
 
 impl Kind {
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Exit => "exit",
             Kind::Killed => "killed",
             Kind::Failed => "failed",
+            Kind::Ready => "ready",
         }
     }
 }

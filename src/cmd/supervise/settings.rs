@@ -9,6 +9,11 @@
 //! | `timeout-finish` | milliseconds; 0: no limit | 5000 |
 //! | `timeout-notify` | milliseconds, at least 1 | 10000 |
 //! | `backoff` | `MAX [STABLE]`, seconds (MAX at least 1) | none |
+//! | `notification-fd` | a descriptor number | none |
+//! | `notify-socket` | empty, `main` or `all` | (absent: no socket) |
+//! | `watchdog` | milliseconds; 0: none | none |
+//! | `check-interval` | milliseconds, at least 1 | 250 |
+//! | `timeout-check` | milliseconds; 0: no limit | 60000 |
 //!
 //! As s6 reads its files, only the first line counts; surrounding blanks
 //! are allowed. supervise reads them when it needs them (at `svc -d`, when
@@ -19,6 +24,7 @@ use std::str::FromStr;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
+use super::readiness::{Access, CHECK_INTERVAL_DEFAULT, TIMEOUT_CHECK_DEFAULT};
 use crate::fsio;
 use crate::msg::Line;
 
@@ -69,6 +75,22 @@ pub fn parse_signal(text: &[u8]) -> Option<Signal> {
     let mut name = String::from("SIG");
     name.extend(bare.iter().map(|c| c.to_ascii_uppercase() as char));
     Signal::from_str(&name).ok()
+}
+
+/// `notification-fd`: a descriptor number (s6: any unsigned number).
+pub fn parse_fd(text: &[u8]) -> Option<i32> {
+    i32::try_from(number(first_line(text)?)?).ok()
+}
+
+/// `notify-socket`: who may send (systemd's NotifyAccess): empty or
+/// `main` for the main process only, `all` for every process of the
+/// service.
+pub fn parse_access(text: &[u8]) -> Option<Access> {
+    match first_line(text)? {
+        b"" | b"main" => Some(Access::Main),
+        b"all" => Some(Access::All),
+        _ => None,
+    }
 }
 
 /// The `backoff` file: the longest delay and how long a run must last for
@@ -247,6 +269,68 @@ impl<'a> Files<'a> {
         )
     }
 
+    /// The descriptor number `./run` gets its notification pipe on; None
+    /// without a (usable) `notification-fd` file.
+    pub fn notification_fd(&mut self) -> Option<i32> {
+        let fd = self.setting(
+            "notification-fd",
+            parse_fd,
+            "bad descriptor number",
+            "running without it",
+        )?;
+        let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        if u64::try_from(fd).unwrap_or(0) >= limit {
+            let l = self.line().s("descriptor ").s(&fd.to_string());
+            let l = l.s(" in ").b(self.dir).s("/notification-fd");
+            let l = l.s(" is beyond the limit of open files: running without it");
+            self.warn_once("notification-fd", &fd.to_le_bytes(), l);
+            return None;
+        }
+        Some(fd)
+    }
+
+    /// Who may send on the notify socket; None: no `notify-socket` file.
+    pub fn notify_socket(&mut self) -> Option<Access> {
+        if !Files::flag("notify-socket") {
+            return None;
+        }
+        let access = self.setting(
+            "notify-socket",
+            parse_access,
+            "bad access (main or all)",
+            "using main",
+        );
+        Some(access.unwrap_or(Access::Main))
+    }
+
+    /// The `watchdog` period in microseconds; 0: none.
+    pub fn watchdog_usec(&mut self) -> u64 {
+        let ms = self.setting("watchdog", parse_millis, "bad number", "no watchdog");
+        u64::from(ms.unwrap_or(0)) * 1000
+    }
+
+    /// Milliseconds between two runs of `./check`.
+    pub fn check_interval(&mut self) -> u32 {
+        let positive = |t: &[u8]| parse_millis(t).filter(|&ms| ms > 0);
+        self.setting("check-interval", positive, "bad number", "using 250 ms")
+            .unwrap_or(CHECK_INTERVAL_DEFAULT)
+    }
+
+    /// How long after a start `./check` may take to succeed, in ms; None:
+    /// no limit.
+    pub fn timeout_check(&mut self) -> Option<u32> {
+        let ms = self
+            .setting(
+                "timeout-check",
+                parse_millis,
+                "bad number",
+                "using 60000 ms",
+            )
+            .unwrap_or(TIMEOUT_CHECK_DEFAULT);
+        (ms != 0).then_some(ms)
+    }
+
     /// Whether the script `name` (`finish`, `notify`) is to be run: it
     /// exists and is an executable file. One that exists but is not
     /// executable is ignored with a warning (once).
@@ -347,11 +431,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn readiness_files() {
+        assert_eq!(parse_fd(b"3\n"), Some(3));
+        assert_eq!(parse_fd(b" 0 "), Some(0));
+        assert_eq!(parse_fd(b"2147483647"), Some(i32::MAX));
+        for bad in [&b"abc"[..], b"", b"-1", b"3 4", b"2147483648", b"3x"] {
+            assert_eq!(parse_fd(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_access(b""), Some(Access::Main));
+        assert_eq!(parse_access(b"main\n"), Some(Access::Main));
+        assert_eq!(parse_access(b" all \nrest"), Some(Access::All));
+        assert_eq!(parse_access(b"exec"), None);
+        assert_eq!(parse_access(b"ALL"), None);
+    }
+
     proptest! {
         #[test]
         fn parsers_never_panic(b in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = parse_millis(&b);
             let _ = parse_signal(&b);
+            let _ = parse_fd(&b);
+            let _ = parse_access(&b);
             if let Some(bo) = parse_backoff(&b) {
                 prop_assert!(bo.max >= 1);
             }

@@ -12,6 +12,7 @@
 use nix::sys::signal::Signal;
 
 use super::notify::{Event, Kind, Script};
+use super::readiness::{self, Message, Readiness, Source};
 use super::settings;
 use crate::control::Command;
 use crate::record::{self, Ending, Exit, Failure, Record, State};
@@ -59,6 +60,18 @@ pub enum Action {
     /// Tell `./notify` that `./finish` started (its pid is known once
     /// StartFinish has been carried out).
     NotifyFinishStarted,
+    /// Write supervise/status.json only (a readiness change: the 18-byte
+    /// record stays as it is).
+    Record,
+    /// Fork `./check` (then `check_started`).
+    StartCheck,
+    /// SIGKILL to `./check` (this pid) and its process group.
+    KillCheck(u32),
+    /// The watchdog expired: say so, send ABRT as `Kill` would, then call
+    /// `watchdog_grace`.
+    WatchdogAbort,
+    /// The run will not be ready: say why (once).
+    NotReady(crate::record::ReadyError),
 }
 
 /// Up to eight actions, in order.
@@ -159,6 +172,8 @@ pub struct StartMode {
     pub group: bool,
     /// In its own cgroup.
     pub contained: bool,
+    /// Its readiness sources and their settings.
+    pub ready: readiness::Setup,
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +205,11 @@ pub struct Machine {
     kill_at: Option<u64>,
     finish_kill_at: Option<u64>,
     pub failed: Option<Failure>,
+    /// The readiness of the current run.
+    pub ready: Readiness,
+    pub watchdog_timeouts: u64,
+    /// The current run was sent ABRT by the watchdog.
+    watchdog_aborted: bool,
 }
 
 impl Machine {
@@ -213,6 +233,9 @@ impl Machine {
             kill_at: None,
             finish_kill_at: None,
             failed: None,
+            ready: Readiness::default(),
+            watchdog_timeouts: 0,
+            watchdog_aborted: false,
         }
     }
 
@@ -268,6 +291,16 @@ impl Machine {
             kill_group: self.mode.group,
             cgroup: None,
             exiting: self.exit_requested,
+            ready: self.ready.at,
+            ready_sources: self.ready.sources,
+            ready_pending: self.ready.pending,
+            ready_error: self.ready.error,
+            status_text: self.ready.status_text.clone(),
+            main_pid: self.ready.main_pid,
+            reloading: self.ready.reloading,
+            stopping: self.ready.stopping,
+            watchdog_usec: self.ready.watchdog_usec,
+            watchdog_timeouts: self.watchdog_timeouts,
         }
     }
 
@@ -279,7 +312,12 @@ impl Machine {
             Some(Some(t)) if self.pid == 0 && self.finish_pid == 0 => Some(t.mono),
             _ => None,
         };
-        [kill, finish, start].into_iter().flatten().min()
+        let ready = if self.pid != 0 {
+            self.ready.deadline(self.paused)
+        } else {
+            None
+        };
+        [kill, finish, start, ready].into_iter().flatten().min()
     }
 
     /// A fork of `./run` succeeded (the caller then carries out the
@@ -295,6 +333,8 @@ impl Machine {
         self.started_at = now.mono;
         self.starts += 1;
         self.starts_since_up += 1;
+        self.ready = Readiness::begin(mode.ready, now);
+        self.watchdog_aborted = false;
         let ev = Event {
             script: Script::Run,
             kind: Kind::Start,
@@ -323,6 +363,7 @@ impl Machine {
             ending: death.ending,
             core_dumped: death.core_dumped,
             at: now.wall,
+            watchdog: std::mem::take(&mut self.watchdog_aborted),
         });
         self.planned = None;
         self.backoff = None;
@@ -330,6 +371,10 @@ impl Machine {
             self.planned = Some(dir.backoff.map(|b| self.backoff_delay(b, now)));
         }
         let mut a = Actions::default();
+        let ready = std::mem::take(&mut self.ready);
+        if ready.check_pid != 0 {
+            a.push(Action::KillCheck(ready.check_pid));
+        }
         if self.mode.contained {
             a.push(Action::KillCgroup);
         }
@@ -409,6 +454,16 @@ impl Machine {
             self.finish_kill_at = None;
             a.push(Action::KillFinish);
         }
+        if self.pid != 0 {
+            let due = self.ready.tick(now, self.paused);
+            if due.kill_check {
+                a.push(Action::KillCheck(self.ready.check_pid));
+            }
+            if due.start_check {
+                a.push(Action::StartCheck);
+            }
+            self.readiness_actions(due.outcome, &mut a);
+        }
         if self.pid == 0 && self.finish_pid == 0 && !self.exit_requested {
             let due = match self.planned {
                 Some(None) => true,
@@ -421,6 +476,81 @@ impl Machine {
             }
         }
         a
+    }
+
+    /// The actions a readiness outcome asks for: the record, `./notify`'s
+    /// `ready` event, the watchdog's ABRT.
+    fn readiness_actions(&mut self, o: readiness::Outcome, a: &mut Actions) {
+        if o.watchdog {
+            self.watchdog_timeouts += 1;
+            self.watchdog_aborted = true;
+            a.push(Action::WatchdogAbort);
+        }
+        if o.changed || o.watchdog {
+            a.push(Action::Record);
+        }
+        if let Some(e) = o.error {
+            a.push(Action::NotReady(e));
+        }
+        if o.became_ready {
+            a.push(Action::Notify(Event {
+                script: Script::Run,
+                kind: Kind::Ready,
+                pid: self.pid,
+                code: 0,
+            }));
+        }
+    }
+
+    fn readiness(&mut self, o: readiness::Outcome) -> Actions {
+        let mut a = Actions::default();
+        if self.pid != 0 {
+            self.readiness_actions(o, &mut a);
+        }
+        a
+    }
+
+    /// A newline arrived on the notification descriptor.
+    pub fn fd_ready(&mut self, now: Now) -> Actions {
+        let o = self.ready.said(Source::Fd, now);
+        self.readiness(o)
+    }
+
+    /// The notification descriptor closed without a newline.
+    pub fn fd_closed(&mut self) -> Actions {
+        let o = self.ready.fd_closed();
+        self.readiness(o)
+    }
+
+    /// A datagram from an accepted sender on the notify socket.
+    pub fn notify_message(&mut self, m: &Message, now: Now) -> Actions {
+        if self.pid == 0 {
+            return Actions::default();
+        }
+        let o = self.ready.message(m, now);
+        self.readiness(o)
+    }
+
+    /// After the watchdog's ABRT: KILL if `./run` is still there after
+    /// `grace_ms` (an earlier deadline stays).
+    pub fn watchdog_grace(&mut self, grace_ms: u32, now: Now) {
+        if self.pid != 0 && self.kill_at.is_none() {
+            self.kill_at = Some(now.mono + u64::from(grace_ms.max(1)));
+        }
+    }
+
+    /// `./check` was forked (None: the fork failed).
+    pub fn check_started(&mut self, pid: Option<u32>, now: Now) {
+        match pid {
+            Some(pid) => self.ready.check_started(pid),
+            None => self.ready.check_failed(now),
+        }
+    }
+
+    /// `./check` ended.
+    pub fn check_ended(&mut self, death: Death, now: Now) -> Actions {
+        let o = self.ready.check_ended(death.ending == Ending::Code(0), now);
+        self.readiness(o)
     }
 
     /// The service was asked up (or once) while it was wanted down: the
@@ -463,6 +593,7 @@ impl Machine {
                     return Actions::of(&[Announce]);
                 }
                 self.paused = false;
+                self.ready.stop_watchdog();
                 let d = down();
                 if d.timeout_kill > 0 && self.kill_at.is_none() {
                     self.kill_at = Some(now.mono + u64::from(d.timeout_kill));
@@ -479,6 +610,7 @@ impl Machine {
             }
             Command::Continue => {
                 self.paused = false;
+                self.ready.continued(now);
                 if running {
                     Actions::of(&[Announce, Kill(Signal::SIGCONT)])
                 } else {
@@ -1053,6 +1185,7 @@ mod tests {
         let mode = StartMode {
             group: true,
             contained: true,
+            ..StartMode::default()
         };
         m.started(5, at(1), mode);
         assert!(m.record().kill_group);
@@ -1070,6 +1203,159 @@ mod tests {
         // what is left when ./run ends is killed
         let a = acts(m.run_ended(Death::killed(9, false), at(3), plain()));
         assert_eq!(a[0], KillCgroup);
+    }
+
+    // ---- readiness ----
+
+    fn with_sources(fd: bool, socket: bool, check: bool, watchdog_usec: u64) -> StartMode {
+        StartMode {
+            ready: readiness::Setup {
+                sources: crate::record::Sources {
+                    notification_fd: fd,
+                    notify_socket: socket,
+                    check,
+                },
+                check_interval: 100,
+                check_limit: Some(10_000),
+                watchdog_usec,
+                ..readiness::Setup::default()
+            },
+            ..StartMode::default()
+        }
+    }
+
+    fn ready_event(pid: u32) -> Action {
+        run_event(Kind::Ready, pid, 0)
+    }
+
+    #[test]
+    fn ready_when_all_sources_said_so_and_not_after_a_restart() {
+        let mut m = Machine::new(false, t(0));
+        m.started(5, at(1), with_sources(true, false, true, 0));
+        let r = m.record();
+        assert_eq!(r.ready, None);
+        assert!(r.ready_sources.notification_fd && r.ready_sources.check);
+        assert_eq!(r.ready_pending, r.ready_sources);
+        // the check is due at once (the loop runs it after the pause)
+        assert_eq!(m.deadline(), Some(1000));
+        assert_eq!(acts(m.tick(at(1))), vec![StartCheck]);
+        m.check_started(Some(70), at(1));
+        assert_eq!(acts(m.fd_ready(at(2))), vec![Record]);
+        assert_eq!(
+            acts(m.check_ended(Death::exited(0), at(3))),
+            vec![Record, ready_event(5)]
+        );
+        let r = m.record();
+        assert_eq!(r.ready, Some(t(3)));
+        assert!(r.ready_pending.is_empty());
+        // a restart: not ready until it says so again
+        m.run_ended(Death::exited(1), at(4), plain());
+        let r = m.record();
+        assert_eq!((r.ready, r.ready_sources.is_empty()), (None, true));
+        m.started(6, at(5), with_sources(true, false, false, 0));
+        assert_eq!(m.record().ready, None);
+        assert_eq!(acts(m.fd_ready(at(6))), vec![Record, ready_event(6)]);
+    }
+
+    #[test]
+    fn a_failing_check_is_retried_and_killed_with_its_run() {
+        let mut m = Machine::new(false, t(0));
+        m.started(5, at(1), with_sources(false, false, true, 0));
+        m.tick(at(1));
+        m.check_started(Some(70), at(1));
+        assert!(
+            m.check_ended(Death::exited(1), at(2))
+                .iter()
+                .next()
+                .is_none()
+        );
+        assert_eq!(m.deadline(), Some(2100));
+        assert_eq!(
+            acts(m.tick(Now {
+                mono: 2100,
+                ..at(2)
+            })),
+            vec![StartCheck]
+        );
+        m.check_started(Some(71), at(2));
+        let a = acts(m.run_ended(Death::exited(0), at(3), plain()));
+        assert_eq!(a[0], KillCheck(71));
+        // its end then means nothing
+        assert_eq!(m.ready.check_pid, 0);
+        assert!(
+            m.check_ended(Death::killed(9, false), at(3))
+                .iter()
+                .next()
+                .is_none()
+        );
+        // a check past timeout-check: killed, recorded, said
+        let mut m = Machine::new(false, t(0));
+        m.started(5, at(1), with_sources(false, false, true, 0));
+        m.tick(at(1));
+        m.check_started(Some(72), at(1));
+        assert_eq!(
+            acts(m.tick(at(11))),
+            vec![
+                KillCheck(72),
+                Record,
+                NotReady(crate::record::ReadyError::CheckTimeout)
+            ]
+        );
+        assert_eq!(
+            m.record().ready_error,
+            Some(crate::record::ReadyError::CheckTimeout)
+        );
+        assert_eq!(m.state(), State::Up, "a timeout is not fatal");
+    }
+
+    #[test]
+    fn watchdog_aborts_then_kills_and_the_exit_says_so() {
+        let mut m = Machine::new(false, t(0));
+        m.started(5, at(1), with_sources(false, true, false, 2_000_000));
+        assert_eq!(m.record().watchdog_usec, 2_000_000);
+        assert_eq!(m.deadline(), Some(3000));
+        let ping = readiness::parse_message(b"WATCHDOG=1");
+        assert!(m.notify_message(&ping, at(2)).iter().next().is_none());
+        assert_eq!(m.deadline(), Some(4000));
+        assert!(acts(m.tick(at(3))).is_empty());
+        assert_eq!(acts(m.tick(at(4))), vec![WatchdogAbort, Record]);
+        assert_eq!(m.record().watchdog_timeouts, 1);
+        m.watchdog_grace(500, at(4));
+        assert_eq!(m.deadline(), Some(4500));
+        assert_eq!(
+            acts(m.tick(Now {
+                mono: 4500,
+                ..at(4)
+            })),
+            vec![Kill(Signal::SIGKILL)]
+        );
+        m.run_ended(Death::killed(6, true), at(5), plain());
+        let e = m.record().last_exit.unwrap();
+        assert!(e.watchdog && e.ending == Ending::Signal(6));
+        // the next run starts clean, the count stays
+        m.started(6, at(6), with_sources(false, true, false, 2_000_000));
+        m.run_ended(Death::exited(0), at(7), plain());
+        let r = m.record();
+        assert!(!r.last_exit.unwrap().watchdog);
+        assert_eq!(r.watchdog_timeouts, 1);
+    }
+
+    #[test]
+    fn watchdog_stops_on_down_and_waits_while_paused() {
+        let mut m = Machine::new(false, t(0));
+        m.started(5, at(1), with_sources(false, true, false, 2_000_000));
+        ctl(&mut m, b'p');
+        assert_eq!(m.deadline(), None);
+        assert!(acts(m.tick(at(100))).is_empty());
+        m.control(b'c', at(100), OnDown::default);
+        assert_eq!(m.deadline(), Some(102_000));
+        m.control(b'd', at(101), OnDown::default);
+        assert_eq!(m.deadline(), None);
+        // nothing from the socket counts once ./run has ended
+        m.run_ended(Death::killed(15, false), at(102), plain());
+        let ready = readiness::parse_message(b"READY=1");
+        assert!(m.notify_message(&ready, at(103)).iter().next().is_none());
+        assert!(m.fd_ready(at(103)).iter().next().is_none());
     }
 
     #[test]

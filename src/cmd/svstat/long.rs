@@ -151,6 +151,7 @@ mod tests {
             ending: Ending::Code(1),
             core_dumped: false,
             at: t(100),
+            watchdog: false,
         });
         r.next_start = Some(t(106));
         r
@@ -181,6 +182,7 @@ mod tests {
             ending: Ending::Signal(11),
             core_dumped: true,
             at: t(100),
+            watchdog: false,
         });
         r.next_start = None;
         r.failed = Some(Failure {
