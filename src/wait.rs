@@ -375,15 +375,6 @@ impl Waiter {
                 Err(e) => return Err(fail("unable to watch ", e)),
             }
         }
-        let ok_path = state.join("ok");
-        let ok = match fsio::open_write(ok_path.as_os_str().as_bytes()) {
-            Ok(fd) => {
-                let _ = fsio::coe(&fd);
-                Some(fd)
-            }
-            Err(Errno::ENXIO) => None,
-            Err(e) => return Err(fail("unable to open ok in ", e)),
-        };
         let status = state.join("status");
         let initial = read_view(&dir).map_err(|e| {
             Line::new(self.prog, "fatal")
@@ -393,6 +384,17 @@ impl Waiter {
                 .emit();
             SetupError
         })?;
+        // held from now on: supervise's death shows as POLLERR (opened
+        // after the initial read, so holding it tells the wait is set up)
+        let ok_path = state.join("ok");
+        let ok = match fsio::open_write(ok_path.as_os_str().as_bytes()) {
+            Ok(fd) => {
+                let _ = fsio::coe(&fd);
+                Some(fd)
+            }
+            Err(Errno::ENXIO) => None,
+            Err(e) => return Err(fail("unable to open ok in ", e)),
+        };
         let mut ready_means_up = false;
         if self.goal.wants_ready() {
             let why = if !has_source(&dir) {

@@ -5,8 +5,10 @@
 //!
 //! - `svcstart`: removes `down` (so the service also starts at boot), runs
 //!   `./start` if it is executable and lets its exit code decide, else sends
-//!   `u` and waits until the service has been up for a second. On failure
-//!   the service is left down and `down` is put back as it was.
+//!   `u` and waits until the service is ready (it has a readiness source:
+//!   `notification-fd`, `notify-socket`, `check`) or has been up for a
+//!   second. On failure the service is left down and `down` is put back as
+//!   it was.
 //! - `svcstop`: creates `down`, runs `./stop` if executable and lets it
 //!   decide, else sends `d` and waits until the service is down; with `-k`
 //!   a service still running at the timeout gets `svc -k`.
@@ -22,8 +24,10 @@ use std::time::{Duration, Instant};
 use crate::args::{self, Getopt, Opt};
 use crate::help::Help;
 use crate::msg::{self, Line};
+use crate::record;
 use crate::svctl::{self, Problem};
 use crate::sys;
+use crate::wait::{self, Goal, Quorum, Verdict, Waiter};
 
 /// How long a service must stay up to count as started.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -89,8 +93,10 @@ const START: Help = Help {
         "\
 Start each service and verify it: remove dir/down (so that it also starts at
 boot), run dir/start if it is executable and let its exit code decide, else
-send 'u' (svc -u) and wait until the service has been up, unpaused, for one
-second. A service that does not start is left down, dir/down as it was.
+send 'u' (svc -u) and wait until the service is ready, if it has a readiness
+source (notification-fd, notify-socket, check), or else has been up, unpaused,
+for one second. A service that does not start is left down, dir/down as it
+was.
 
 ",
         options!()
@@ -281,8 +287,13 @@ fn start(o: &Opts, name: &[u8], dir: &Path, persist: bool) -> bool {
     if persist {
         set_down_file(dir, false);
     }
+    let mut why = "";
     let ok = if executable(&dir.join("start")) {
         matches!(svctl::run_script(o.prog, dir, "./start", o.timeout), Ok(0))
+    } else if readiness_recorded(dir) {
+        let r = start_ready(o, name, dir);
+        why = r.unwrap_or_else(|why| why);
+        r.is_ok()
     } else {
         match svctl::send(dir, b"u") {
             Ok(()) => wait_for(o, o.wait_limit(), || up_and_settled(dir)),
@@ -298,7 +309,32 @@ fn start(o: &Opts, name: &[u8], dir: &Path, persist: bool) -> bool {
             set_down_file(dir, true);
         }
     }
-    finish(o, ok, "")
+    finish(o, ok, why)
+}
+
+/// The service has a readiness source and its supervise records readiness.
+fn readiness_recorded(dir: &Path) -> bool {
+    wait::has_source(dir) && svctl::state_path(dir).join(record::NAME).exists()
+}
+
+/// `u`, then waits (without polling) until the service is ready; Err says
+/// why not.
+fn start_ready(o: &Opts, name: &[u8], dir: &Path) -> Result<&'static str, &'static str> {
+    let Ok(mut waiter) = Waiter::new(o.prog, &[name], Goal::Ready, Quorum::All) else {
+        return Err("");
+    };
+    if let Err(p) = svctl::send(dir, b"u") {
+        warn(o, name, p);
+        return Err("");
+    }
+    let mut dot = || say(o, &[b"."]);
+    match waiter.wait(Some(o.wait_limit()), Some(&mut dot)) {
+        Ok(Verdict::Reached) => Ok(""),
+        Ok(Verdict::TimedOut) => Err("not ready"),
+        Ok(Verdict::Failed(_)) => Err("failed permanently"),
+        Ok(Verdict::Dead) => Err("supervise not running"),
+        Err(_) => Err(""),
+    }
 }
 
 fn stop(o: &Opts, name: &[u8], dir: &Path, persist: bool) -> bool {

@@ -7,32 +7,13 @@
 
 use crate::support;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::ChildStderr;
 
 use daemontools::record::{self, Ending, Record, State};
 use daemontools::status::Want;
 
-use crate::support::svdir::{Svc, status_pid};
+use crate::support::svdir::{Stderr, Svc, record, status_pid, wait_record};
 use crate::support::{LONG, wait_until};
-
-/// The record in `s/supervise/status.json`, if readable.
-fn record(s: &Svc) -> Option<Record> {
-    let text = fs::read(s.dir.join("supervise/status.json")).ok()?;
-    Record::parse(&text).ok()
-}
-
-/// Waits until the record satisfies `cond`; returns it.
-fn wait_record(s: &Svc, what: &str, cond: impl Fn(&Record) -> bool) -> Record {
-    let mut last = None;
-    let ok = wait_until(LONG, || {
-        last = record(s);
-        last.as_ref().is_some_and(&cond)
-    });
-    assert!(ok, "{what}: last record {last:#?}");
-    last.unwrap()
-}
 
 fn write(s: &Svc, name: &str, content: &str) {
     fs::write(s.dir.join(name), content).unwrap();
@@ -51,44 +32,6 @@ fn down_service(run: &str) -> Svc {
     let s = Svc::new(run);
     write(&s, "down", "");
     s
-}
-
-/// supervise's stderr, read without blocking; kept open for the whole test
-/// (supervise dies of SIGPIPE on a closed stderr).
-struct Stderr {
-    pipe: ChildStderr,
-    text: String,
-}
-
-impl Stderr {
-    fn take(s: &mut Svc) -> Stderr {
-        let pipe = s.sup_mut().child.stderr.take().unwrap();
-        nix::fcntl::fcntl(
-            &pipe,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        )
-        .unwrap();
-        Stderr {
-            pipe,
-            text: String::new(),
-        }
-    }
-
-    fn lines(&mut self) -> Vec<String> {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = self.pipe.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            self.text.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        self.text.lines().map(str::to_string).collect()
-    }
-
-    fn wait_line(&mut self, line: &str) {
-        let ok = wait_until(LONG, || self.lines().iter().any(|l| l == line));
-        assert!(ok, "no {line:?} in stderr {:?}", self.text);
-    }
 }
 
 /// Kills the pids listed in files (one per line) when dropped: helper

@@ -293,6 +293,13 @@ impl Supervise<'_> {
         };
         let accepted = match self.m.ready.accepts(sender, self.m.pid) {
             Some(yes) => yes,
+            None if parent_of(sender).is_none() => {
+                // systemd has the same limit (use MAINPID= or BARRIER=1)
+                let tail = format!(
+                    ": notify message from pid {sender}, which has already exited: ignored"
+                );
+                return self.warn_ready("exited", &tail);
+            }
             None => self.belongs(sender),
         };
         if !accepted {

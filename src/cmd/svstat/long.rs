@@ -98,10 +98,47 @@ fn lifecycle() -> Result<Option<Record>, &'static str> {
     }
 }
 
-/// The parts after 0.76's text, in this order: finishing, starts, last
-/// exit, next start, failure, exiting.
+/// Readiness: `ready 4 seconds` or `not ready (waiting for check)`, then
+/// what the notify socket said and the watchdog.
+fn readiness(put: &mut impl FnMut(&str), r: &Record, now: Tai64n) {
+    if !r.ready_sources.is_empty() {
+        match (r.ready, r.ready_error) {
+            (Some(t), _) => put(&format!(
+                ", ready {} seconds",
+                record::seconds_between(t, now)
+            )),
+            (None, Some(e)) => put(&format!(", not ready ({})", e.text())),
+            (None, None) => put(&format!(
+                ", not ready (waiting for {})",
+                r.ready_pending.names().join(", ")
+            )),
+        }
+    }
+    if r.reloading {
+        put(", reloading");
+    }
+    if r.stopping {
+        put(", stopping");
+    }
+    if let Some(t) = &r.status_text {
+        put(&format!(", status \"{}\"", record::escaped(t)));
+    }
+    if r.main_pid != 0 && r.main_pid != r.pid {
+        put(&format!(", main pid {}", r.main_pid));
+    }
+    if r.watchdog_usec > 0 {
+        put(&format!(", watchdog {} ms", r.watchdog_usec.div_ceil(1000)));
+    }
+    if r.watchdog_timeouts > 0 {
+        put(&format!(", {} watchdog timeouts", r.watchdog_timeouts));
+    }
+}
+
+/// The parts after 0.76's text, in this order: readiness, finishing,
+/// starts, last exit, next start, failure, exiting.
 fn extras(out: &mut Vec<u8>, r: &Record, now: Tai64n) {
     let mut put = |s: &str| out.extend_from_slice(s.as_bytes());
+    readiness(&mut put, r, now);
     if r.state == State::Finishing {
         put(&format!(", finishing (pid {})", r.finish_pid));
     }
@@ -116,6 +153,9 @@ fn extras(out: &mut Vec<u8>, r: &Record, now: Tai64n) {
         }
         if e.core_dumped {
             put(" (core dumped)");
+        }
+        if e.watchdog {
+            put(" (watchdog)");
         }
     }
     if let Some(t) = r.next_start {
@@ -169,6 +209,40 @@ mod tests {
             text(&rec(), 102),
             ", started 7 times, last exit 1, next start in 4 seconds"
         );
+    }
+
+    #[test]
+    fn readiness_parts() {
+        let mut r = rec();
+        r.state = State::Up;
+        r.pid = 9;
+        r.next_start = None;
+        r.ready_sources.notification_fd = true;
+        r.ready_sources.check = true;
+        r.ready_pending = r.ready_sources;
+        assert_eq!(
+            text(&r, 102),
+            ", not ready (waiting for notification-fd, check), started 7 times, last exit 1"
+        );
+        r.ready_error = Some(crate::record::ReadyError::CheckTimeout);
+        assert!(text(&r, 102).starts_with(", not ready (check timed out),"));
+        r.ready = Some(t(98));
+        r.status_text = Some(b"serving \"all\"\n".to_vec());
+        r.main_pid = 12;
+        r.reloading = true;
+        r.watchdog_usec = 2_500;
+        r.watchdog_timeouts = 2;
+        r.last_exit.as_mut().unwrap().ending = Ending::Signal(6);
+        r.last_exit.as_mut().unwrap().watchdog = true;
+        assert_eq!(
+            text(&r, 102),
+            ", ready 4 seconds, reloading, status \"serving \"all\"%0A\", main pid 12, \
+             watchdog 3 ms, 2 watchdog timeouts, started 7 times, last killed by SIGABRT \
+             (watchdog)"
+        );
+        // the main pid is not repeated when it is ./run
+        r.main_pid = 9;
+        assert!(!text(&r, 102).contains("main pid"));
     }
 
     #[test]

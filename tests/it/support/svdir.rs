@@ -5,6 +5,9 @@
 
 use std::fs;
 use std::io::Read;
+use std::process::ChildStderr;
+
+use daemontools::record::Record;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -191,5 +194,60 @@ impl Drop for Svc {
         for p in self.starts() {
             super::send_signal(p as i32, 9);
         }
+    }
+}
+
+/// The record in `s/supervise/status.json`, if readable.
+pub fn record(s: &Svc) -> Option<Record> {
+    let text = fs::read(s.dir.join("supervise/status.json")).ok()?;
+    Record::parse(&text).ok()
+}
+
+/// Waits until the record satisfies `cond`; returns it.
+pub fn wait_record(s: &Svc, what: &str, cond: impl Fn(&Record) -> bool) -> Record {
+    let mut last = None;
+    let ok = wait_until(LONG, || {
+        last = record(s);
+        last.as_ref().is_some_and(&cond)
+    });
+    assert!(ok, "{what}: last record {last:#?}");
+    last.unwrap()
+}
+
+/// supervise's stderr, read without blocking; kept open for the whole test
+/// (supervise dies of SIGPIPE on a closed stderr).
+pub struct Stderr {
+    pipe: ChildStderr,
+    text: String,
+}
+
+impl Stderr {
+    pub fn take(s: &mut Svc) -> Stderr {
+        let pipe = s.sup_mut().child.stderr.take().unwrap();
+        nix::fcntl::fcntl(
+            &pipe,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        Stderr {
+            pipe,
+            text: String::new(),
+        }
+    }
+
+    pub fn lines(&mut self) -> Vec<String> {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        self.text.lines().map(str::to_string).collect()
+    }
+
+    pub fn wait_line(&mut self, line: &str) {
+        let ok = wait_until(LONG, || self.lines().iter().any(|l| l == line));
+        assert!(ok, "no {line:?} in stderr {:?}", self.text);
     }
 }
