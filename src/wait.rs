@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -559,6 +559,44 @@ impl Waiter {
         dirty.sort_unstable();
         dirty.dedup();
         Ok((dirty, gone))
+    }
+
+    /// Makes the end of this process quick for whoever waits for it: the
+    /// last close of an inotify descriptor waits for an SRCU grace period
+    /// (fsnotify's mark reaper), 2-25 ms on a loaded machine, and a
+    /// process's exit closes its descriptors before its parent sees the
+    /// exit. So a child forked now keeps a copy of the descriptor (and
+    /// nothing else) until this process has exited (PR_SET_PDEATHSIG), and
+    /// pays for the teardown then. Forked before the wait, not at its end,
+    /// so the fork costs nothing when the state is reached. For programs
+    /// that exit after the wait (svwait, svc -w).
+    pub fn teardown_aside(&mut self) {
+        use nix::unistd::{ForkResult, getpid, getppid};
+        let Some(ino) = &self.inotify else {
+            return;
+        };
+        let me = getpid();
+        if let Ok(ForkResult::Child) = crate::sys::fork() {
+            // nothing else: a caller reading our stdout, or any pipe we
+            // inherited, sees its end when we exit
+            let keep = ino.as_fd().as_raw_fd();
+            let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+                .map(|d| {
+                    d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_else(|_| vec![0, 1, 2]);
+            for fd in open.into_iter().filter(|&fd| fd != keep) {
+                let _ = nix::unistd::close(fd);
+            }
+            let dies = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+            if dies.is_ok() && getppid() == me {
+                loop {
+                    nix::unistd::pause();
+                }
+            }
+            crate::sys::exit_now(0);
+        }
     }
 
     /// The directories (as named) with the given outcome.

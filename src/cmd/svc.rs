@@ -17,8 +17,9 @@ use crate::wait::{Goal, Quorum, Verdict, Waiter};
 
 const PROG: &str = "svc";
 
-/// `-w` and `-T` misused.
-const WAIT_USAGE: &str = "svc: usage: -w takes one of u U d D r R; -T takes milliseconds";
+/// `-w` and `-T` misused (other bad options get 0.76's option list).
+const WAIT_USAGE: &str =
+    "svc: usage: svc [-udopchaitkxq12] [-wu|-wU|-wd|-wD|-wr|-wR] [-T ms] dir ...";
 
 /// How sending to one directory went.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -64,7 +65,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
         wait = None;
     }
     // Set up before the commands go, so no transition is missed.
-    let mut waiter = match wait {
+    let waiter = match wait {
         None => None,
         Some(goal) => match Waiter::new(PROG, dirs, goal, Quorum::All) {
             Ok(w) => Some(w),
@@ -86,7 +87,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
             msg::fatal(PROG, &[b"unable to set directory"], e);
         }
     }
-    let Some(waiter) = waiter.as_mut() else {
+    let Some(mut waiter) = waiter else {
         return if no_supervise { EXIT_USAGE } else { 0 };
     };
     // s6-svc's codes: a command that could not be sent is not waited for
@@ -95,6 +96,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
         Sent::NotRunning => return EXIT_USAGE,
         Sent::Failed => return EXIT_TEMP,
     }
+    waiter.teardown_aside();
     let verdict = match waiter.wait(limit, None) {
         Ok(v) => v,
         Err(e) => msg::fatal(PROG, &[b"unable to wait"], e),

@@ -81,6 +81,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
     let Ok(mut waiter) = Waiter::new(HELP.prog, dirs, goal, quorum) else {
         return EXIT_TEMP;
     };
+    waiter.teardown_aside();
     let verdict = match waiter.wait(limit, None) {
         Ok(v) => v,
         Err(e) => {

@@ -280,7 +280,17 @@ fn page_roff_details() {
         "{svc}"
     );
     assert!(svc.contains(".SH NAME\nsvc \\- control services monitored by supervise\n"));
-    assert!(svc.contains("\\fBsvc\\fR [\\fB\\-udopchaitkxq12\\fR] \\fIdir\\fR ..."));
+    // (filled: the synopsis is wrapped at word boundaries)
+    let synopsis = svc
+        .split(".SH SYNOPSIS\n")
+        .nth(1)
+        .unwrap()
+        .replace('\n', " ");
+    assert!(
+        synopsis
+            .starts_with("\\fBsvc\\fR [\\fB\\-udopchaitkxq12\\fR] [\\fB\\-wu\\fR|\\fB\\-wU\\fR|")
+    );
+    assert!(synopsis.contains("[\\fB\\-T\\fR \\fIms\\fR] \\fIdir\\fR ... .SH"));
     assert!(
         svc.starts_with("'\\\" t\n"),
         "a page with a table asks for tbl"
