@@ -198,6 +198,9 @@ impl Input {
             out.before_read();
             let seen = self.seen_end();
             self.commit(out, safe_at(seen, self.open_line));
+            if self.eof {
+                return false; // the input could not be consumed
+            }
             let term = TERM.get();
             if term && self.newline {
                 self.eof = true;
