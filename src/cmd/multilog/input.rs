@@ -13,9 +13,13 @@
 //! held only in memory is still in the pipe for the next multilog. Lines
 //! written but not yet consumed are logged again by the next multilog;
 //! consumption follows the writes closely enough that this is at most
-//! `MAX_UNCONSUMED` bytes of input (see `crossed`).
+//! `MAX_UNCONSUMED` bytes of input (see `crossed`). That costs a consumption
+//! per 4 KiB of logged input, and when the writer is faster than multilog
+//! (the pipe is full), each one wakes the writer.
 //!
-//! Two exceptions, both as in daemontools 0.76:
+//! Two exceptions, neither worse than daemontools 0.76 (which loses up to
+//! 1 KiB and a partial line, and splits lines of 2000 bytes or more across
+//! files):
 //! * a line of `WINDOW` (1000) bytes or more may be consumed in pieces
 //!   (its first part is written before its end has arrived), so a kill can
 //!   split it into two lines; without that, a line longer than the pipe's
@@ -30,10 +34,10 @@
 //! a kill loses at most what 0.76 loses.
 //!
 //! fd 0's open file description is shared (with supervise, svscan, the
-//! logged service): multilog never changes its flags. Waiting is done with
-//! ppoll(2) (an empty input) or an edge-triggered epoll (input that holds
-//! only an already-seen partial line); tee and recv use their own
-//! non-blocking flags.
+//! logged service): multilog never changes its flags. tee and recv use
+//! their own non-blocking flags, and multilog waits with ppoll(2): on fd 0
+//! when the input is empty, on an edge-triggered epoll of fd 0 when it
+//! holds only an already-seen partial line (see `wait_partial`).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -55,8 +59,9 @@ use crate::sys;
 pub const BLOCK: usize = 2048;
 /// The largest block.
 const READ_SIZE: usize = 64 * 1024;
-/// Input written to the log but not yet consumed stays below this many
-/// bytes: a SIGKILL makes the next multilog log at most that much again.
+/// The input that log directories took (lines to log) since it was last
+/// consumed stays at or below this many bytes: a SIGKILL makes the next
+/// multilog log at most that much again.
 pub const MAX_UNCONSUMED: u64 = 4096;
 /// How long a partial line may wait in a pipe or socket for the rest.
 const PARTIAL_WAIT: Duration = Duration::from_secs(1);
