@@ -19,6 +19,8 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::logs::Rng;
@@ -41,18 +43,14 @@ impl Input {
     fn new(rng: &mut Rng, total: usize) -> Input {
         let mut data = Vec::new();
         let mut lines = Vec::new();
-        // Long lines: a few of 1000-5000 bytes, two longer than a pipe
-        // holds (64 KiB).
+        // Long lines, in the first 400 KB (the kills are over before the
+        // writer gets much further): a few of 1000-5000 bytes, two longer
+        // than a pipe holds (64 KiB).
         let mut long_at: Vec<(usize, usize)> = (0..10)
-            .map(|_| {
-                (
-                    rng.below(total as u64) as usize,
-                    1000 + rng.below(4000) as usize,
-                )
-            })
+            .map(|_| (rng.below(400_000) as usize, 1000 + rng.below(4000) as usize))
             .collect();
-        long_at.push((total / 3, 90_000));
-        long_at.push((2 * total / 3, 140_000));
+        long_at.push((30_000, 90_000));
+        long_at.push((200_000, 140_000));
         long_at.sort();
         let mut next_long = 0;
         while data.len() < total {
@@ -74,6 +72,13 @@ impl Input {
             lines.push((start, data.len()));
         }
         Input { data, lines }
+    }
+
+    /// Keeps the first `n` bytes (a whole number of lines).
+    fn truncate(&mut self, n: usize) {
+        self.data.truncate(n);
+        self.lines.retain(|l| l.1 <= n);
+        assert_eq!(self.lines.last().map_or(0, |l| l.1), n);
     }
 
     fn is_long(&self, line: (usize, usize)) -> bool {
@@ -333,8 +338,10 @@ enum Source {
 }
 
 /// Writes `data` to `w` in writes of mixed sizes, mostly 4096 bytes cut
-/// anywhere in a line (as a stdio writer makes them); stops at an error.
-fn feed(mut w: fs::File, data: Vec<u8>) {
+/// anywhere in a line (as a stdio writer makes them), until `stop` is set
+/// (then it completes the line in progress) or a write fails. Returns how
+/// much it wrote.
+fn feed(mut w: fs::File, data: Vec<u8>, stop: Arc<AtomicBool>) -> usize {
     let mut sizes = Rng(42);
     let mut at = 0;
     while at < data.len() {
@@ -343,12 +350,19 @@ fn feed(mut w: fs::File, data: Vec<u8>) {
             1 => 20_000,
             _ => 4096,
         };
-        let end = (at + n).min(data.len());
+        let mut end = (at + n).min(data.len());
+        if stop.load(Ordering::SeqCst) {
+            if data[at - 1] == b'\n' {
+                break;
+            }
+            end = at + data[at..].iter().position(|&c| c == b'\n').unwrap() + 1;
+        }
         if w.write_all(&data[at..end]).is_err() {
-            return;
+            break;
         }
         at = end;
     }
+    at
 }
 
 /// The scenario of issue 10: `kills` multilogs on the same input, each
@@ -359,23 +373,25 @@ fn feed(mut w: fs::File, data: Vec<u8>) {
 fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64) {
     let d = fast_tempdir();
     let mut rng = Rng(seed);
-    let input = Input::new(&mut rng, total);
+    let mut input = Input::new(&mut rng, total);
+    let stop = Arc::new(AtomicBool::new(false));
     // The end multilog reads (every multilog gets a copy; the test holds
     // it open between them, as svscan holds a log pipe), and the writer.
     let (stdin, feeder): (std::os::fd::OwnedFd, _) = match source {
         Source::Pipe => {
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-            let data = input.data.clone();
-            (
-                r,
-                Some(std::thread::spawn(move || feed(fs::File::from(w), data))),
-            )
+            let (data, stop) = (input.data.clone(), stop.clone());
+            let w = fs::File::from(w);
+            (r, Some(std::thread::spawn(move || feed(w, data, stop))))
         }
         Source::Socket => {
             let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-            let data = input.data.clone();
+            let (data, stop) = (input.data.clone(), stop.clone());
             let w = fs::File::from(std::os::fd::OwnedFd::from(b));
-            (a.into(), Some(std::thread::spawn(move || feed(w, data))))
+            (
+                a.into(),
+                Some(std::thread::spawn(move || feed(w, data, stop))),
+            )
         }
         Source::File => {
             let path = d.path().join("input");
@@ -449,8 +465,26 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64) {
             support::send_signal(q, 9);
         }
         drop(p); // reaps multilog
+        // A processor killed between fork and exec held the directory's
+        // lock too: the next multilog starts once it is gone.
+        assert!(support::wait_until(support::LONG, || procs
+            .iter()
+            .all(|&q| !support::alive(q))));
     }
-    // The last run: the rest of the input, then EOF.
+    // The last run: the rest of the input, then EOF. The writer stops
+    // (at the end of a line); a file is cut short after a line 100 KB on.
+    stop.store(true, Ordering::SeqCst);
+    if source == Source::File {
+        let at = nix::unistd::lseek(&stdin, 0, nix::unistd::Whence::SeekCur).unwrap() as usize;
+        let cut = input.line_at((at + 100_000).min(input.data.len() - 1)).1;
+        fs::OpenOptions::new()
+            .write(true)
+            .open(d.path().join("input"))
+            .unwrap()
+            .set_len(cut as u64)
+            .unwrap();
+        input.truncate(cut);
+    }
     let fd = stdin.try_clone().unwrap();
     if source != Source::File {
         drop(stdin);
@@ -466,7 +500,7 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64) {
         .expect("final run ends at EOF");
     assert_eq!(st.code(), Some(0));
     if let Some(f) = feeder {
-        f.join().unwrap();
+        input.truncate(f.join().unwrap());
     }
     eprintln!(
         "{source:?}: {kills} kills ({in_processor} in a processor run, {in_rotation} during a \
@@ -508,15 +542,15 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64) {
 
 #[test]
 fn sigkill_with_a_backlog_in_a_pipe_loses_no_line() {
-    kills_lose_nothing(Source::Pipe, 900_000, 30, 0xdead_beef_0076);
+    kills_lose_nothing(Source::Pipe, 4_000_000, 30, 0xdead_beef_0076);
 }
 
 #[test]
 fn sigkill_with_a_backlog_in_a_socket_loses_no_line() {
-    kills_lose_nothing(Source::Socket, 400_000, 12, 0x50c_0076);
+    kills_lose_nothing(Source::Socket, 2_000_000, 12, 0x50c_0076);
 }
 
 #[test]
 fn sigkill_reading_a_file_loses_no_line() {
-    kills_lose_nothing(Source::File, 400_000, 12, 0xf11e_0076);
+    kills_lose_nothing(Source::File, 2_000_000, 12, 0xf11e_0076);
 }
