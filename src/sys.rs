@@ -420,3 +420,36 @@ pub fn close_from_except(low: RawFd, keep: &[RawFd]) {
         close(fd);
     }
 }
+
+// ---- multilog input ----
+
+/// recv(2) into `buf` with `flags` (multilog looks at a stream socket on
+/// fd 0 with MSG_PEEK | MSG_DONTWAIT, which leave the bytes in the socket
+/// and the descriptor's flags unchanged).
+pub fn recv(fd: BorrowedFd, buf: &mut [u8], flags: libc::c_int) -> Result<usize, Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `buf` is a valid, writable region of exactly `buf.len()`
+    // bytes for the duration of the call; the kernel writes at most that.
+    let r = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) };
+    Errno::result(r).map(|n| n as usize)
+}
+
+/// The type of socket `fd` (SOCK_STREAM, SOCK_DGRAM, ...), or None when
+/// it is not a socket.
+pub fn socket_type(fd: BorrowedFd) -> Option<libc::c_int> {
+    use std::os::fd::AsRawFd;
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `ty` and `len` are valid, writable locals; SO_TYPE writes one
+    // c_int and `len` tells the kernel the size of that buffer.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&raw mut ty).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(ty)
+}

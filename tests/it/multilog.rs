@@ -809,6 +809,97 @@ fn spawn_fed(args: &[&str], dir: &Path) -> support::Proc {
     })
 }
 
+/// Voluntary context switches and CPU ticks (user + system) of `pid`.
+fn wakeups_and_cpu(pid: i32) -> (u64, u64) {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let switches = status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let f = support::stat_fields(pid).unwrap();
+    let ticks = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    (switches, ticks)
+}
+
+/// Bytes waiting in the pipe whose write end is `w` (FIONREAD).
+fn in_pipe(w: &impl std::os::fd::AsRawFd) -> i32 {
+    let mut n: libc::c_int = 0;
+    // SAFETY (test code): FIONREAD writes one c_int to a valid local.
+    let r = unsafe { libc::ioctl(w.as_raw_fd(), libc::FIONREAD, &mut n) };
+    assert_eq!(r, 0);
+    n
+}
+
+#[test]
+fn partial_line_in_a_pipe_costs_nothing_while_idle() {
+    // A partial line stays in the pipe (a pipe that holds bytes is always
+    // readable): multilog must not poll it. It waits for the line's end
+    // with a few dozen wake-ups, backing off, and after a second takes the
+    // partial line into memory; then it sleeps in the kernel until new
+    // input comes: no wake-ups, no CPU.
+    let d = tempdir();
+    let mut p = spawn_fed(&["./log"], d.path());
+    let cur = d.path().join("log/current");
+    let start = wakeups_and_cpu(p.pid());
+    feed(&mut p, b"one\npart");
+    assert!(wait_for(&cur, b"one\n"));
+    let w = p.child.stdin.take().unwrap();
+    assert!(support::wait_until(support::LONG, || in_pipe(&w) == 0));
+    let taken = wakeups_and_cpu(p.pid());
+    assert!(
+        taken.0 - start.0 <= 30,
+        "{} wake-ups before the partial line was taken in",
+        taken.0 - start.0
+    );
+    // Idle from here on (the window is not a timing assumption: any
+    // wake-up at all is a failure, whenever it would come).
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = wakeups_and_cpu(p.pid());
+    assert!(
+        idle.0 - taken.0 <= 1,
+        "{} wake-ups while idle",
+        idle.0 - taken.0
+    );
+    assert_eq!(idle.1, taken.1, "CPU ticks while idle");
+    p.child.stdin = Some(w);
+    feed(&mut p, b"ial\ntwo\n");
+    assert!(wait_for(&cur, b"one\npartial\ntwo\n"));
+}
+
+#[test]
+fn partial_line_at_the_end_of_a_pipe_gets_a_newline() {
+    let d = tempdir();
+    let mut p = spawn_fed(&["./log"], d.path());
+    feed(&mut p, b"a\nb");
+    drop(p.child.stdin.take());
+    let st = p.wait_timeout(support::LONG).expect("exits at EOF");
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(fs::read(d.path().join("log/current")).unwrap(), b"a\nb\n");
+}
+
+#[test]
+fn lines_longer_than_a_pipe_holds_pass_whole() {
+    // Lines of 1000 bytes or more are consumed in pieces (the pipe could
+    // never hold them whole); without a kill they are logged whole.
+    let d = tempdir();
+    let mut input = b"short\n".to_vec();
+    input.extend(std::iter::repeat_n(b'y', 300_000));
+    input.extend(b"\nmiddle\n");
+    input.extend(std::iter::repeat_n(b'z', 70_000));
+    input.extend(b"\nend\n");
+    let mut p = spawn_fed(&["s16777215", "./log"], d.path());
+    let feeder = {
+        let mut w = p.child.stdin.take().unwrap();
+        let input = input.clone();
+        std::thread::spawn(move || w.write_all(&input).unwrap())
+    };
+    let st = p.wait_timeout(support::LONG).expect("exits at EOF");
+    feeder.join().unwrap();
+    assert_eq!(st.code(), Some(0));
+    assert!(fs::read(d.path().join("log/current")).unwrap() == input);
+}
+
 #[test]
 fn term_when_idle_exits_at_once() {
     let d = tempdir();
