@@ -131,7 +131,9 @@ fn systemd_host() {
         unit.contains("ExecStart=/usr/local/bin/svscan /service\n"),
         "{unit}"
     );
-    assert!(unit.contains("ExecStop=/usr/local/bin/svshutdown -q /service\n"));
+    // svscan itself stops the tree losslessly on systemd's SIGTERM
+    assert!(unit.contains("Environment=SVSCAN_TERM=shutdown\n") && !unit.contains("ExecStop="));
+    assert!(unit.contains("Type=notify\n"), "{unit}");
     assert!(unit.contains("WantedBy=multi-user.target"));
     assert_eq!(
         mode(&s.root, "etc/systemd/system/daemontools-rs.service"),
