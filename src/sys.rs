@@ -5,10 +5,13 @@
 //! the raw argv/environ arrays, fork, signal handlers, duplicating a
 //! descriptor onto a fixed number, and `localtime_r`. Each unsafe block
 //! carries a SAFETY comment. All other modules are written in safe Rust on
-//! top of `nix` and these wrappers.
+//! top of `nix` and these wrappers (the crate denies `unsafe_code` everywhere
+//! else).
+
+#![allow(unsafe_code)]
 
 use std::ffi::CStr;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
@@ -34,29 +37,41 @@ pub unsafe fn args_from_main(argc: i32, argv: *const *const libc::c_char) -> Vec
     out
 }
 
-/// The last argument's bytes as the writable area the kernel exposes
-/// through /proc/PID/cmdline (used by readproctitle). The slice excludes the
-/// terminating NUL and is never extended.
+/// For readproctitle: copies of all arguments, and the last argument's
+/// bytes as the writable area the kernel exposes through /proc/PID/cmdline.
+/// The copies are taken first, so no shared borrow of argv's memory is alive
+/// when the mutable one is made. The area excludes the terminating NUL and
+/// is never extended; None without arguments.
 ///
 /// # Safety
 /// `argc` and `argv` must be exactly what the C runtime passed to `main`,
-/// and this must be called at most once.
-pub unsafe fn last_arg_mut(argc: i32, argv: *const *mut libc::c_char) -> Option<&'static mut [u8]> {
+/// and this must be called at most once (the area is handed out once).
+pub unsafe fn args_and_title(
+    argc: i32,
+    argv: *const *mut libc::c_char,
+) -> (Vec<Vec<u8>>, Option<&'static mut [u8]>) {
+    // SAFETY: forwarded from the caller; the borrowed slices die here, once
+    // copied.
+    let args = unsafe { args_from_main(argc, argv.cast()) }
+        .iter()
+        .map(|a| a.to_vec())
+        .collect();
     if argc < 1 {
-        return None;
+        return (args, None);
     }
     // SAFETY: argv[argc-1] is a valid NUL-terminated string owned by the
     // process for its whole life; the C standard allows main to modify it.
-    // We hand out one mutable slice of exactly its original length, and the
-    // caller obtains it once.
-    unsafe {
+    // No other reference to its bytes exists (the arguments above are
+    // copies), and the caller takes this one slice once.
+    let title = unsafe {
         let p = *argv.add(argc as usize - 1);
         if p.is_null() {
-            return None;
+            return (args, None);
         }
         let len = libc::strlen(p);
-        Some(std::slice::from_raw_parts_mut(p.cast::<u8>(), len))
-    }
+        std::slice::from_raw_parts_mut(p.cast::<u8>(), len)
+    };
+    (args, Some(title))
 }
 
 /// The current environment array, in its order, entries without `=`
@@ -88,16 +103,6 @@ pub fn fork() -> Result<ForkResult, Errno> {
     // SAFETY: every program of this crate is single-threaded when it forks,
     // so no lock can be held by another thread in the child.
     unsafe { nix::unistd::fork() }
-}
-
-/// A descriptor number that is open for the rest of the process's life
-/// (0, 1, 2, or one inherited by convention such as fd 4 and 5 of a
-/// multilog processor).
-pub fn fd(raw: RawFd) -> BorrowedFd<'static> {
-    // SAFETY: the callers only pass numbers of descriptors that this process
-    // keeps open for its lifetime; an already-closed number only makes the
-    // following system call fail with EBADF, which is reported as such.
-    unsafe { BorrowedFd::borrow_raw(raw) }
 }
 
 /// dup2(2) onto a fixed descriptor number, clearing close-on-exec on the
@@ -270,7 +275,7 @@ macro_rules! program {
         // which brings its own main (and no tests).
         #[cfg(not(test))]
         #[unsafe(no_mangle)]
-        #[allow(clippy::not_unsafe_ptr_arg_deref)]
+        #[allow(unsafe_code, clippy::not_unsafe_ptr_arg_deref)]
         pub extern "C" fn main(argc: i32, argv: *const *const ::std::ffi::c_char) -> i32 {
             // SAFETY: argc and argv come straight from the C runtime.
             let args = unsafe { $crate::sys::args_from_main(argc, argv) };
@@ -279,24 +284,21 @@ macro_rules! program {
     };
 }
 
-/// Like `program!`, for readproctitle: `f(&args, last)` also receives the
-/// last argument's original argv memory, writable in place.
+/// Like `program!`, for readproctitle: `f(&args, title)` also receives the
+/// last argument's original argv memory, writable in place; `args` are
+/// copies, so the two never overlap.
 #[macro_export]
 macro_rules! program_with_title {
     ($f:path) => {
         #[cfg(not(test))]
         #[unsafe(no_mangle)]
-        #[allow(clippy::not_unsafe_ptr_arg_deref)]
+        #[allow(unsafe_code, clippy::not_unsafe_ptr_arg_deref)]
         pub extern "C" fn main(argc: i32, argv: *const *mut ::std::ffi::c_char) -> i32 {
             // SAFETY: argc and argv come straight from the C runtime; the
             // title area is taken once, here.
-            let (args, last) = unsafe {
-                (
-                    $crate::sys::args_from_main(argc, argv.cast()),
-                    $crate::sys::last_arg_mut(argc, argv),
-                )
-            };
-            $f(&args, last)
+            let (owned, title) = unsafe { $crate::sys::args_and_title(argc, argv) };
+            let args: ::std::vec::Vec<&[u8]> = owned.iter().map(|a| &a[..]).collect();
+            $f(&args, title)
         }
     };
 }
@@ -310,14 +312,17 @@ pub struct PwIds {
     pub gid: u32,
 }
 
-/// getpwnam_r restricted to glibc's built-in `files` source (/etc/passwd).
+/// getpwnam_r restricted to the C library's own `/etc/passwd` reading.
 ///
 /// A statically linked glibc would otherwise load the NSS modules named in
 /// /etc/nsswitch.conf (e.g. libnss_systemd) with dlopen, which crashes in a
-/// static binary. `__nss_configure_lookup("passwd", "files")` replaces the
-/// passwd database's service list for this process before the first
-/// lookup, so only the code linked into the binary runs.
+/// static binary. glibc's `__nss_configure_lookup("passwd", "files")`
+/// replaces the passwd database's service list for this process before the
+/// first lookup, so only the code linked into the binary runs. Other C
+/// libraries (musl, the BSDs) read /etc/passwd without loading modules: there
+/// the plain lookup is used.
 /// Ok(None): no such entry in the files source.
+#[cfg(target_env = "gnu")]
 pub fn getpwnam_files(name: &CStr) -> Result<Option<PwIds>, Errno> {
     unsafe extern "C" {
         fn __nss_configure_lookup(db: *const libc::c_char, service: *const libc::c_char) -> i32;
@@ -329,6 +334,20 @@ pub fn getpwnam_files(name: &CStr) -> Result<Option<PwIds>, Errno> {
     if r != 0 {
         return Err(Errno::last());
     }
+    getpwnam(name)
+}
+
+/// See the glibc version above: without glibc's NSS modules there is
+/// nothing to restrict.
+#[cfg(not(target_env = "gnu"))]
+pub fn getpwnam_files(name: &CStr) -> Result<Option<PwIds>, Errno> {
+    getpwnam(name)
+}
+
+/// Plain getpwnam_r: the ids of `name`'s passwd entry, Ok(None) when there
+/// is none. On glibc call it through `getpwnam_files` only (a static binary
+/// must not reach the NSS modules).
+pub fn getpwnam(name: &CStr) -> Result<Option<PwIds>, Errno> {
     let mut buf: Vec<libc::c_char> = vec![0; 1024];
     loop {
         // SAFETY: zeroed memory is a valid `struct passwd` (integers and
@@ -370,4 +389,21 @@ pub fn unix_time() -> i64 {
     // SAFETY: time(NULL) only returns the current time; a null pointer is
     // explicitly allowed and nothing is written through it.
     unsafe { libc::time(std::ptr::null_mut()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain lookup (what other C libraries get as `getpwnam_files`)
+    /// builds and answers like the glibc one. The glibc restriction is set
+    /// first, so that nothing here can reach an NSS module.
+    #[test]
+    fn plain_lookup_agrees_with_files_lookup() {
+        let root = getpwnam_files(c"root").unwrap();
+        assert_eq!(root, Some(PwIds { uid: 0, gid: 0 }));
+        assert_eq!(getpwnam(c"root").unwrap(), root);
+        assert_eq!(getpwnam(c"dtrs-no-such-account").unwrap(), None);
+        assert_eq!(getpwnam_files(c"dtrs-no-such-account").unwrap(), None);
+    }
 }

@@ -6,7 +6,6 @@
 //! bytes, 111 on a read error; never a message.
 
 use crate::fsio;
-use crate::sys;
 
 pub fn main(args: &[&[u8]], last: Option<&mut [u8]>) -> i32 {
     if args.len() < 2 {
@@ -20,8 +19,9 @@ pub fn main(args: &[&[u8]], last: Option<&mut [u8]>) -> i32 {
         return 100;
     }
     let mut buf = [0u8; 4096];
+    let stdin = std::io::stdin();
     loop {
-        match fsio::read(sys::fd(0), &mut buf) {
+        match fsio::read(&stdin, &mut buf) {
             Ok(0) => return 0,
             Ok(n) => feed(title, &buf[..n]),
             Err(_) => return 111,

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -128,14 +128,14 @@ struct Scanner {
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
-    if let Some(dir) = args.get(1) {
-        if let Err(e) = nix::unistd::chdir(*dir) {
-            Line::new(PROG, "fatal")
-                .s("unable to chdir to ")
-                .b(dir)
-                .err(e)
-                .exit(EXIT_TEMP);
-        }
+    if let Some(dir) = args.get(1)
+        && let Err(e) = nix::unistd::chdir(*dir)
+    {
+        Line::new(PROG, "fatal")
+            .s("unable to chdir to ")
+            .b(dir)
+            .err(e)
+            .exit(EXIT_TEMP);
     }
     open_closed_stdio();
     let env = sys::environ();
@@ -222,8 +222,9 @@ pub fn main(args: &[&[u8]]) -> i32 {
 /// directory ever gets one of those numbers (daemontools-encore does the
 /// same; with the fds open, as always under svscanboot, nothing changes).
 fn open_closed_stdio() {
-    for fd in 0..3 {
-        if nix::fcntl::fcntl(sys::fd(fd), nix::fcntl::FcntlArg::F_GETFD) == Err(Errno::EBADF) {
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for (fd, handle) in [(0, stdin.as_fd()), (1, stdout.as_fd()), (2, stderr.as_fd())] {
+        if nix::fcntl::fcntl(handle, nix::fcntl::FcntlArg::F_GETFD) == Err(Errno::EBADF) {
             let flags = if fd == 0 {
                 OFlag::O_RDONLY
             } else {
@@ -364,10 +365,10 @@ impl Scanner {
                         r.pid = 0;
                     }
                 }
-            } else if let Some(sl) = self.selflog.as_mut() {
-                if sl.pid == pid {
-                    sl.pid = 0;
-                }
+            } else if let Some(sl) = self.selflog.as_mut()
+                && sl.pid == pid
+            {
+                sl.pid = 0;
             }
         }
     }
@@ -458,13 +459,13 @@ impl Scanner {
                 Err(()) => return,
             }
         }
-        if r.log_pid == 0 {
-            if let Some((rd, _)) = &r.log {
-                let fd = rd.as_raw_fd();
-                if let Ok(pid) = spawn_supervise(&r.name, b"/log", Some((fd, 0)), nofile, None) {
-                    r.log_pid = pid;
-                    self.pids.insert(pid, (key, true));
-                }
+        if r.log_pid == 0
+            && let Some((rd, _)) = &r.log
+        {
+            let fd = rd.as_raw_fd();
+            if let Ok(pid) = spawn_supervise(&r.name, b"/log", Some((fd, 0)), nofile, None) {
+                r.log_pid = pid;
+                self.pids.insert(pid, (key, true));
             }
         }
     }
@@ -480,12 +481,15 @@ impl Scanner {
         if !is_dir(".svscan") || nix::sys::stat::stat(".svscan/log").is_err() {
             return;
         }
-        let dup = |fd: i32| {
-            let d = nix::unistd::dup(sys::fd(fd))?;
+        let dup = |fd: BorrowedFd| {
+            let d = nix::unistd::dup(fd)?;
             fsio::coe(&d)?;
             Ok::<OwnedFd, Errno>(d)
         };
-        let (out, err) = match (dup(1), dup(2)) {
+        let (out, err) = match (
+            dup(std::io::stdout().as_fd()),
+            dup(std::io::stderr().as_fd()),
+        ) {
             (Ok(o), Ok(e)) => (o, e),
             (Err(e), _) | (_, Err(e)) => {
                 return warn(&[b"unable to set up descriptors for .svscan/log"], e);
@@ -521,18 +525,18 @@ impl Scanner {
 
     fn restart_selflog(&mut self) {
         let nofile = self.nofile;
-        if let Some(sl) = self.selflog.as_mut() {
-            if sl.pid == 0 {
-                let orig = (sl.out.as_raw_fd(), sl.err.as_raw_fd());
-                if let Ok(pid) = spawn_supervise(
-                    b".svscan",
-                    b"/log",
-                    Some((sl.pipe_r.as_raw_fd(), 0)),
-                    nofile,
-                    Some(orig),
-                ) {
-                    sl.pid = pid;
-                }
+        if let Some(sl) = self.selflog.as_mut()
+            && sl.pid == 0
+        {
+            let orig = (sl.out.as_raw_fd(), sl.err.as_raw_fd());
+            if let Ok(pid) = spawn_supervise(
+                b".svscan",
+                b"/log",
+                Some((sl.pipe_r.as_raw_fd(), 0)),
+                nofile,
+                Some(orig),
+            ) {
+                sl.pid = pid;
             }
         }
     }
@@ -661,27 +665,25 @@ fn spawn_supervise(
             for sig in [Signal::SIGCHLD, Signal::SIGALRM, Signal::SIGTERM] {
                 let _ = sys::uncatch(sig);
             }
-            if let Some((o, e)) = stdio {
-                if let Err(err) = sys::dup2(o, 1).and_then(|()| sys::dup2(e, 2)) {
-                    child_fail(b"unable to set up descriptors for ", err);
-                }
+            if let Some((o, e)) = stdio
+                && let Err(err) = sys::dup2(o, 1).and_then(|()| sys::dup2(e, 2))
+            {
+                child_fail(b"unable to set up descriptors for ", err);
             }
-            if let Some((from, to)) = fd {
-                if let Err(e) = sys::dup2(from, to) {
-                    child_fail(b"unable to set up descriptors for ", e);
-                }
+            if let Some((from, to)) = fd
+                && let Err(e) = sys::dup2(from, to)
+            {
+                child_fail(b"unable to set up descriptors for ", e);
             }
             if let Some((soft, hard)) = nofile {
                 let _ = setrlimit(Resource::RLIMIT_NOFILE, soft, hard);
             }
-            if is_log {
-                if let Err(e) = nix::unistd::chdir(name) {
-                    Line::new(PROG, "warning")
-                        .s("unable to switch to ")
-                        .b(name)
-                        .err(e)
-                        .exit_child(EXIT_TEMP);
-                }
+            if is_log && let Err(e) = nix::unistd::chdir(name) {
+                Line::new(PROG, "warning")
+                    .s("unable to switch to ")
+                    .b(name)
+                    .err(e)
+                    .exit_child(EXIT_TEMP);
             }
             let e = cmd.exec();
             child_fail(b"unable to start supervise ", e)

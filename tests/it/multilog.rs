@@ -942,25 +942,17 @@ fn read_error_is_eof() {
 fn file_too_big_pauses_with_the_reference_message() {
     use std::os::unix::process::CommandExt;
     let d = tempdir();
-    let mut c = Command::new(ml());
-    c.arg("./log")
+    // A 10-byte file size limit (our softlimit) with SIGXFSZ ignored (the
+    // shell's trap survives the exec), so write(2) fails with EFBIG.
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c")
+        .arg("trap '' XFSZ; exec \"$0\" -f 10 \"$1\" ./log")
+        .arg(bin("softlimit"))
+        .arg(ml())
         .current_dir(d.path())
         .stdin(Stdio::piped())
         .stderr(Stdio::piped());
     c.process_group(0);
-    // SAFETY (test code): only async-signal-safe calls between fork and exec.
-    unsafe {
-        c.pre_exec(|| {
-            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, 10, 10)
-                .map_err(std::io::Error::from)?;
-            nix::sys::signal::signal(
-                nix::sys::signal::Signal::SIGXFSZ,
-                nix::sys::signal::SigHandler::SigIgn,
-            )
-            .map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
     let mut p = support::Proc {
         child: c.spawn().unwrap(),
     };
@@ -1003,20 +995,17 @@ fn broken_stderr_kills_with_sigpipe() {
 
 #[test]
 fn unreadable_cwd_is_fatal() {
-    use std::os::unix::process::CommandExt;
     // As root every directory is readable: drop to nobody in a 0700
     // directory that root owns.
     let d = tempdir();
     fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
     for prog in std::iter::once(ml()).chain(reference("multilog")) {
-        let mut c = Command::new(&prog);
-        c.current_dir(d.path()).stdin(Stdio::null());
-        // SAFETY (test code): setuid between fork and exec.
-        unsafe {
-            c.pre_exec(|| {
-                nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).map_err(std::io::Error::from)
-            });
-        }
+        // Our setuidgid switches to nobody before the exec.
+        let mut c = Command::new(bin("setuidgid"));
+        c.arg("nobody")
+            .arg(&prog)
+            .current_dir(d.path())
+            .stdin(Stdio::null());
         let o = c.output().unwrap();
         assert_eq!(o.status.code(), Some(111), "{}", prog.display());
         assert_eq!(

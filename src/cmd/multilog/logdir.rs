@@ -282,10 +282,10 @@ impl<'a> LogDir<'a> {
         if k >= self.size - self.bytes {
             k = self.size - self.bytes;
         }
-        if self.bytes + k >= self.size - 2000 {
-            if let Some(i) = memchr::memrchr(b'\n', &self.pend[start..start + k as usize]) {
-                k = i as u64 + 1;
-            }
+        if self.bytes + k >= self.size - 2000
+            && let Some(i) = memchr::memrchr(b'\n', &self.pend[start..start + k as usize])
+        {
+            k = i as u64 + 1;
         }
         self.committed += k as usize;
         self.bytes += k;

@@ -260,7 +260,7 @@ fn alert(window: &[u8]) {
         buf[window.len()] = b'\n';
         window.len() + 1
     };
-    let _ = msg::write_all(sys::fd(2), &buf[..n]);
+    let _ = msg::write_all(std::io::stderr(), &buf[..n]);
     mark_slow();
 }
 
@@ -300,6 +300,7 @@ const HEAD: usize = 26;
 /// Standard input, read in large blocks and handed out as the reference's
 /// 1024-byte reads.
 struct Input {
+    stdin: std::io::Stdin,
     /// `HEAD` spare bytes, then the block.
     buf: Vec<u8>,
     pos: usize,
@@ -317,6 +318,7 @@ struct Input {
 impl Input {
     fn new() -> Input {
         Input {
+            stdin: std::io::stdin(),
             buf: vec![0; HEAD + READ_SIZE],
             pos: HEAD,
             vend: HEAD,
@@ -360,7 +362,7 @@ impl Input {
                 block_term_alrm(true);
                 continue;
             }
-            let r = nix::unistd::read(sys::fd(0), &mut self.buf[HEAD..HEAD + want]);
+            let r = nix::unistd::read(&self.stdin, &mut self.buf[HEAD..HEAD + want]);
             block_term_alrm(true);
             match r {
                 Err(Errno::EINTR) => continue,
