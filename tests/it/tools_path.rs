@@ -218,15 +218,7 @@ fn fds_of_sleep(cmd: &Path, args: &[&str], cwd: &Path) -> Vec<String> {
     let p = support::spawn(cmd, &v, cwd, |_| {});
     let pid = p.pid();
     // Asleep, i.e. past the dynamic loader (which opens and closes files).
-    let asleep = || {
-        let sc = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        let nr: i64 = sc
-            .split(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(-1);
-        nr == libc::SYS_clock_nanosleep || nr == libc::SYS_nanosleep
-    };
+    let asleep = || support::sleep_request(pid).is_some();
     assert!(
         support::wait_until(support::LONG, asleep),
         "{} never slept",
