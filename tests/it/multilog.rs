@@ -875,7 +875,7 @@ fn term_mid_line_finishes_the_line_and_leaves_the_rest() {
 #[test]
 fn term_while_busy_is_acted_on_before_blocking() {
     // 0.76 blocks in read with a TERM that arrived during a processor run
-    // pending; we exit at once (spec §6.15 item 2).
+    // pending; we exit at once (doc/multilog.8.md, "Signals while busy").
     let d = tempdir();
     let flag = d.path().join("proc-running");
     let go = d.path().join("go");

@@ -90,7 +90,8 @@ fn args_of(list: &[&[u8]]) -> Vec<Vec<u8>> {
     list.iter().map(|a| a.to_vec()).collect()
 }
 
-/// The spec's example: LAST is 10 dots, the input `AB\0C\nDEFGHIJKLMN`.
+/// Ten dots and the input `AB\0C\nDEFGHIJKLMN`: the first three dots stay,
+/// the rest shows the last seven bytes.
 #[test]
 fn shows_tail_of_input_like_reference() {
     let want = args_of(&[b"readproctitle", b"hello", b"world:", b"...HIJKLMN"]);

@@ -1,5 +1,5 @@
-//! fghack and pgrphack (tools.md §2, §3), run as a user would, side by side
-//! with the reference.
+//! fghack and pgrphack (doc/fghack.8.md, doc/pgrphack.8.md), run as a user
+//! would, side by side with the reference.
 
 use crate::support;
 use std::collections::HashMap;

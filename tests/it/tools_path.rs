@@ -1,5 +1,9 @@
-//! PATH search (tools.md §1.4) and what every tool's program inherits
-//! (§1.3): run through our binaries, side by side with the reference.
+//! PATH search (doc/envdir.8.md, "PATH SEARCH", shared by all the tools that
+//! run a program) and what every tool's program inherits: all open
+//! descriptors, the signal mask and the ignored signals, the cwd, umask,
+//! session and process group, unchanged (only pgrphack changes the session
+//! and group; setlock and fghack add descriptors on purpose). Run through
+//! our binaries, side by side with the reference.
 
 use crate::support;
 use std::os::unix::fs::PermissionsExt;

@@ -1,4 +1,4 @@
-//! setlock (tools.md §8): options and messages, the lock file, flock
+//! setlock (doc/setlock.8.md): options and messages, the lock file, flock
 //! semantics against other lockers, and the inherited lock descriptor.
 
 use crate::support;

@@ -316,7 +316,8 @@ impl<'a> LogDir<'a> {
     }
 
     /// fsync of the directory itself after renames and links: not in 0.76
-    /// (spec §6.15 item 4); it only makes the names durable. Best effort.
+    /// (doc/multilog.8.md, "Directory sync"); it only makes the names
+    /// durable. Best effort.
     fn sync_dir(&self) {
         let _ = nix::unistd::fsync(&self.dirfd);
     }
@@ -387,8 +388,8 @@ impl<'a> LogDir<'a> {
         self.finish(b"processed", b's');
     }
 
-    /// Runs the processor until it exits 0 (§6.10), pausing after every
-    /// failure.
+    /// Runs the processor until it exits 0 (doc/multilog.8.md, "Log
+    /// directories"), pausing after every failure.
     fn run_processor(&self) {
         let name = self.name;
         let argv = self.processor.as_ref().expect("processor set");
@@ -476,7 +477,7 @@ impl<'a> LogDir<'a> {
     }
 }
 
-/// The processor child (§6.10): TERM and ALRM back to default and
+/// The processor child (doc/multilog.8.md, "Log directories"): TERM and ALRM back to default and
 /// unblocked, `previous` on fd 0, `processed` on 1, `state` on 4,
 /// `newstate` on 5, then `/bin/sh -c CMD`. Returns only on failure.
 fn start_processor(argv: &[CString; 3]) -> Errno {

@@ -357,7 +357,8 @@ impl Input {
             };
             block_term_alrm(false);
             // A TERM or ALRM that arrived while busy is delivered here;
-            // act on it now instead of blocking in read (spec §6.15).
+            // act on it now instead of blocking in read (doc/multilog.8.md,
+            // "Signals while busy").
             if ALRM.get() || TERM.get() != term {
                 block_term_alrm(true);
                 continue;
@@ -488,7 +489,8 @@ fn run(timestamp: bool, input: &mut Input, out: &mut Outputs) {
 /// The line loop, for scripts with (`T`) and without `t`.
 ///
 /// The stamp of `t` is the time at which multilog begins processing the
-/// line (spec logging.md §5.4). The clock is read for the first line that
+/// line (doc/multilog.8.md: `t` takes the time when the line's first byte
+/// is processed). The clock is read for the first line that
 /// starts after each read(2), for the first line that starts in each
 /// further `STAMP_SPAN` bytes of the block, and again after anything that
 /// may take time (`took_time`: a write(2) of log data, a rotation,

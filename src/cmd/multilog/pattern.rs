@@ -442,8 +442,8 @@ mod tests {
         }
     }
 
-    /// (pattern, line, selected) as observed with daemontools 0.76
-    /// (spec logging.md §4.2, including the rts `matchtest` cases).
+    /// (pattern, line, selected) as observed with daemontools 0.76, the
+    /// cases of its own test script (`rts`, `matchtest`) included.
     const TABLE: &[(&[u8], &[u8], bool)] = &[
         (b"one", b"one", true),
         (b"one", b"on", false),
