@@ -106,6 +106,21 @@ fn stopped(pid: i32) -> bool {
 
 #[test]
 fn sigkill_at_random_points_loses_no_accepted_line() {
+    kill_repeatedly(40, 0xdead_beef_0076);
+}
+
+/// The same with ten times the kills, at other points (the long tier:
+/// `cargo test --profile ci -- --include-ignored`).
+#[test]
+#[ignore = "long tier: about 90 seconds"]
+fn sigkill_at_many_more_random_points_loses_no_accepted_line() {
+    kill_repeatedly(400, 0x0076_beef_dead);
+}
+
+/// Kills multilog `kills` times (every third time inside a processor run,
+/// the others after a random delay drawn from `seed`), restarting it on the
+/// same pipe each time, then checks what the log holds.
+fn kill_repeatedly(kills: usize, seed: u64) {
     let d = support::tempdir();
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -128,12 +143,11 @@ fn sigkill_at_random_points_loses_no_accepted_line() {
     };
     let args = ["t", "s4096", "n100000", "./plain", "!exec cat", "./proc"];
     let dirs = [d.path().join("plain"), d.path().join("proc")];
-    let mut rng = Rng(0xdead_beef_0076);
+    let mut rng = Rng(seed);
     // Per kill and directory: the highest line number accepted.
     let mut frontiers: Vec<[u64; 2]> = Vec::new();
     let mut must_have: [BTreeSet<u64>; 2] = [BTreeSet::new(), BTreeSet::new()];
     let (mut in_processor, mut in_rotation) = (0, 0);
-    let kills = 40;
     let t0 = Instant::now();
     for k in 0..kills {
         let stdin = r.try_clone().unwrap();
