@@ -316,14 +316,21 @@ pub struct PwIds {
 ///
 /// A statically linked glibc would otherwise load the NSS modules named in
 /// /etc/nsswitch.conf (e.g. libnss_systemd) with dlopen, which crashes in a
-/// static binary. glibc's `__nss_configure_lookup("passwd", "files")`
-/// replaces the passwd database's service list for this process before the
-/// first lookup, so only the code linked into the binary runs. Other C
-/// libraries (musl, the BSDs) read /etc/passwd without loading modules: there
-/// the plain lookup is used.
-/// Ok(None): no such entry in the files source.
-#[cfg(target_env = "gnu")]
+/// static binary: on glibc the passwd database is first restricted to its
+/// built-in `files` source (`glibc_passwd_files_only`). Other C libraries
+/// (musl, the BSDs) read /etc/passwd without loading modules and get the
+/// plain lookup. Ok(None): no such entry.
 pub fn getpwnam_files(name: &CStr) -> Result<Option<PwIds>, Errno> {
+    #[cfg(target_env = "gnu")]
+    glibc_passwd_files_only()?;
+    getpwnam(name)
+}
+
+/// glibc's `__nss_configure_lookup("passwd", "files")`: replaces the passwd
+/// database's service list for this process, so only the code linked into
+/// the binary runs. Idempotent.
+#[cfg(target_env = "gnu")]
+fn glibc_passwd_files_only() -> Result<(), Errno> {
     unsafe extern "C" {
         fn __nss_configure_lookup(db: *const libc::c_char, service: *const libc::c_char) -> i32;
     }
@@ -334,19 +341,12 @@ pub fn getpwnam_files(name: &CStr) -> Result<Option<PwIds>, Errno> {
     if r != 0 {
         return Err(Errno::last());
     }
-    getpwnam(name)
-}
-
-/// See the glibc version above: without glibc's NSS modules there is
-/// nothing to restrict.
-#[cfg(not(target_env = "gnu"))]
-pub fn getpwnam_files(name: &CStr) -> Result<Option<PwIds>, Errno> {
-    getpwnam(name)
+    Ok(())
 }
 
 /// Plain getpwnam_r: the ids of `name`'s passwd entry, Ok(None) when there
-/// is none. On glibc call it through `getpwnam_files` only (a static binary
-/// must not reach the NSS modules).
+/// is none. Programs call it through `getpwnam_files` (on glibc a static
+/// binary must not reach the NSS modules).
 pub fn getpwnam(name: &CStr) -> Result<Option<PwIds>, Errno> {
     let mut buf: Vec<libc::c_char> = vec![0; 1024];
     loop {
@@ -395,9 +395,9 @@ pub fn unix_time() -> i64 {
 mod tests {
     use super::*;
 
-    /// The plain lookup (what other C libraries get as `getpwnam_files`)
-    /// builds and answers like the glibc one. The glibc restriction is set
-    /// first, so that nothing here can reach an NSS module.
+    /// The plain lookup (all that `getpwnam_files` does on other C
+    /// libraries) answers like the restricted one. The glibc restriction is
+    /// set first, so that nothing here can reach an NSS module.
     #[test]
     fn plain_lookup_agrees_with_files_lookup() {
         let root = getpwnam_files(c"root").unwrap();
