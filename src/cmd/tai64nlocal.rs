@@ -253,6 +253,18 @@ mod tests {
         );
     }
 
+    #[test]
+    fn huge_unconvertible_label_keeps_its_first_64k_digits() {
+        // Zeros: seconds 0 is far before any representable year.
+        let mut input = b"@".to_vec();
+        input.extend(std::iter::repeat_n(b'0', LABEL_KEEP + 10));
+        input.extend(b" x\n");
+        let mut want = b"@".to_vec();
+        want.extend(std::iter::repeat_n(b'0', LABEL_KEEP));
+        want.extend(b" x\n");
+        assert_eq!(conv(&input), want);
+    }
+
     proptest! {
         #[test]
         fn never_panics_and_keeps_plain_lines(input in prop::collection::vec(any::<u8>(), 0..300)) {
