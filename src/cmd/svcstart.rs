@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use crate::args::{self, Getopt, Opt};
 use crate::msg::{self, Line};
 use crate::svctl::{self, Problem};
+use crate::sys;
 
 /// How long a service must stay up to count as started.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -121,7 +122,7 @@ fn say(o: &Opts, parts: &[&[u8]]) {
     for p in parts {
         v.extend_from_slice(p);
     }
-    let _ = msg::write_all(std::io::stdout(), &v);
+    let _ = msg::write_all(sys::StdFd::OUT, &v);
 }
 
 /// Polls `cond` every 50 ms, printing a dot each second, until it holds or

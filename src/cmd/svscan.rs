@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use crate::exec;
 use crate::fsio;
 use crate::msg::{EXIT_TEMP, Line};
 use crate::svctl;
-use crate::sys::{self, Flag};
+use crate::sys::{self, Flag, StdFd};
 
 const PROG: &str = "svscan";
 /// Time from the end of one periodic scan to the start of the next.
@@ -222,9 +222,9 @@ pub fn main(args: &[&[u8]]) -> i32 {
 /// directory ever gets one of those numbers (daemontools-encore does the
 /// same; with the fds open, as always under svscanboot, nothing changes).
 fn open_closed_stdio() {
-    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    for (fd, handle) in [(0, stdin.as_fd()), (1, stdout.as_fd()), (2, stderr.as_fd())] {
-        if nix::fcntl::fcntl(handle, nix::fcntl::FcntlArg::F_GETFD) == Err(Errno::EBADF) {
+    for std_fd in StdFd::ALL {
+        let fd = std_fd.raw();
+        if nix::fcntl::fcntl(std_fd, nix::fcntl::FcntlArg::F_GETFD) == Err(Errno::EBADF) {
             let flags = if fd == 0 {
                 OFlag::O_RDONLY
             } else {
@@ -481,15 +481,12 @@ impl Scanner {
         if !is_dir(".svscan") || nix::sys::stat::stat(".svscan/log").is_err() {
             return;
         }
-        let dup = |fd: BorrowedFd| {
+        let dup = |fd: StdFd| {
             let d = nix::unistd::dup(fd)?;
             fsio::coe(&d)?;
             Ok::<OwnedFd, Errno>(d)
         };
-        let (out, err) = match (
-            dup(std::io::stdout().as_fd()),
-            dup(std::io::stderr().as_fd()),
-        ) {
+        let (out, err) = match (dup(StdFd::OUT), dup(StdFd::ERR)) {
             (Ok(o), Ok(e)) => (o, e),
             (Err(e), _) | (_, Err(e)) => {
                 return warn(&[b"unable to set up descriptors for .svscan/log"], e);

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use crate::fsio;
 use crate::msg::{self, Line};
-use crate::sys::{self, Flag};
+use crate::sys::{self, Flag, StdFd};
 use crate::tai64::Stamper;
 use logdir::LogDir;
 use pattern::{AnyOf, Pattern, Skips};
@@ -260,7 +260,7 @@ fn alert(window: &[u8]) {
         buf[window.len()] = b'\n';
         window.len() + 1
     };
-    let _ = msg::write_all(std::io::stderr(), &buf[..n]);
+    let _ = msg::write_all(StdFd::ERR, &buf[..n]);
     mark_slow();
 }
 
@@ -300,7 +300,6 @@ const HEAD: usize = 26;
 /// Standard input, read in large blocks and handed out as the reference's
 /// 1024-byte reads.
 struct Input {
-    stdin: std::io::Stdin,
     /// `HEAD` spare bytes, then the block.
     buf: Vec<u8>,
     pos: usize,
@@ -318,7 +317,6 @@ struct Input {
 impl Input {
     fn new() -> Input {
         Input {
-            stdin: std::io::stdin(),
             buf: vec![0; HEAD + READ_SIZE],
             pos: HEAD,
             vend: HEAD,
@@ -363,7 +361,7 @@ impl Input {
                 block_term_alrm(true);
                 continue;
             }
-            let r = nix::unistd::read(&self.stdin, &mut self.buf[HEAD..HEAD + want]);
+            let r = nix::unistd::read(StdFd::IN, &mut self.buf[HEAD..HEAD + want]);
             block_term_alrm(true);
             match r {
                 Err(Errno::EINTR) => continue,

@@ -12,7 +12,7 @@ use buffer::BufOut;
 
 const PROG: &str = "svstat";
 
-type Out = BufOut<std::io::Stdout>;
+type Out = BufOut<sys::StdFd>;
 
 pub fn main(args: &[&[u8]]) -> i32 {
     let dirs = args.get(1..).unwrap_or(&[]);
@@ -22,7 +22,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
     // 0.76's 1024-byte stdout buffer, filled piece by piece as it does, so
     // the write(2) calls fall at the same points. Write errors are ignored
     // as there (a closed pipe kills us with SIGPIPE, as it kills 0.76).
-    let mut out = BufOut::new(std::io::stdout(), 1024);
+    let mut out = BufOut::new(sys::StdFd::OUT, 1024);
     for dir in dirs {
         let _ = out.put(dir);
         let _ = out.put(b": ");
