@@ -109,12 +109,12 @@ fn sigkill_at_random_points_loses_no_accepted_line() {
     kill_repeatedly(40, 0xdead_beef_0076);
 }
 
-/// The same with ten times the kills, at other points (the long tier:
+/// The same with 25 times the kills, at other points (the long tier:
 /// `cargo test --profile ci -- --include-ignored`).
 #[test]
-#[ignore = "long tier: about 90 seconds"]
+#[ignore = "long tier: about a minute"]
 fn sigkill_at_many_more_random_points_loses_no_accepted_line() {
-    kill_repeatedly(400, 0x0076_beef_dead);
+    kill_repeatedly(1000, 0x0076_beef_dead);
 }
 
 /// Kills multilog `kills` times (every third time inside a processor run,
@@ -141,7 +141,13 @@ fn kill_repeatedly(kills: usize, seed: u64) {
             i
         })
     };
-    let args = ["t", "s4096", "n100000", "./plain", "!exec cat", "./proc"];
+    // The processor marks that it runs, and waits for `go` before it
+    // copies: the test holds it there to kill inside a processor run.
+    let (running, go) = (d.path().join("processor-running"), d.path().join("go"));
+    fs::write(&go, "").unwrap();
+    let processor =
+        "!touch ../processor-running; while [ ! -e ../go ]; do sleep 0.01; done; exec cat";
+    let args = ["t", "s4096", "n100000", "./plain", processor, "./proc"];
     let dirs = [d.path().join("plain"), d.path().join("proc")];
     let mut rng = Rng(seed);
     // Per kill and directory: the highest line number accepted.
@@ -150,39 +156,30 @@ fn kill_repeatedly(kills: usize, seed: u64) {
     let (mut in_processor, mut in_rotation) = (0, 0);
     let t0 = Instant::now();
     for k in 0..kills {
+        let inside = k % 3 == 0;
+        if inside {
+            // The next processor run waits.
+            let _ = fs::remove_file(&running);
+            fs::remove_file(&go).unwrap();
+        }
         let stdin = r.try_clone().unwrap();
         let p = support::spawn(support::bin("multilog"), &args, d.path(), |c| {
             c.stdin(Stdio::from(stdin)).stderr(Stdio::null());
         });
         let pid = p.pid();
-        // Stop multilog first (a stopped process cannot fork), then its
-        // processor, if one runs.
-        let halt = || {
-            support::send_signal(pid, 19);
-            assert!(support::wait_until(support::LONG, || stopped(pid)));
-        };
-        if k % 3 == 0 {
-            // Inside a processor run: if the run ends between seeing it
-            // and the stop, go on and take the next one.
+        if inside {
             assert!(
-                support::wait_until(support::LONG, || {
-                    if children(pid).is_empty() {
-                        return false;
-                    }
-                    halt();
-                    let caught = tree(pid).len() > 1;
-                    if !caught {
-                        support::send_signal(pid, 18);
-                    }
-                    caught
-                }),
-                "no processor run to kill in"
+                support::wait_until(support::LONG, || running.exists()),
+                "no processor run (kill {k})"
             );
         } else {
             // At a random point: the kill lands wherever multilog is.
             std::thread::sleep(Duration::from_millis(rng.below(40)));
-            halt();
         }
+        // Stop multilog first (a stopped process cannot fork), then its
+        // processor, if one runs.
+        support::send_signal(pid, 19);
+        assert!(support::wait_until(support::LONG, || stopped(pid)));
         let procs = tree(pid);
         for &q in &procs[1..] {
             support::send_signal(q, 19);
@@ -204,6 +201,9 @@ fn kill_repeatedly(kills: usize, seed: u64) {
             support::send_signal(q, 9);
         }
         drop(p); // reaps multilog
+        if inside {
+            fs::write(&go, "").unwrap();
+        }
     }
     // The last run: feed the rest, then EOF.
     let stdin = r.try_clone().unwrap();

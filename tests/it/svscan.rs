@@ -76,6 +76,11 @@ fn status_pid(path: &Path) -> i32 {
     support::svdir::status_pid(path) as i32
 }
 
+/// The pid of the service a status file records, once there is one.
+fn wait_status_pid(path: &Path) -> i32 {
+    support::svdir::wait_status_pid(path) as i32
+}
+
 // ---------------------------------------------------------------- trees --
 
 /// A scan directory `root/service` with an svscan on it whose stdout and
@@ -396,8 +401,7 @@ fn killed_supervise_is_restarted_on_sigalrm() {
     t.add("k", SLEEPER, Some(CAT_LOG));
     assert!(t.wait_svok("k", LONG) && t.wait_svok("k/log", LONG));
     let sup = t.supervise_of("k").expect("supervise k");
-    let svc = status_pid(&t.path("k/supervise/status"));
-    assert!(svc > 0);
+    let svc = wait_status_pid(&t.path("k/supervise/status"));
     let pipe = fd_target(svc, 1);
     support::send_signal(sup, 9);
     // its service lives on as an orphan; end it so the new one is alone
@@ -435,8 +439,7 @@ fn killed_log_supervise_is_restarted_by_the_periodic_scan() {
     t.start(&[("SVSCAN_NO_INOTIFY", "1")]);
     assert!(t.wait_svok("k", LONG) && t.wait_svok("k/log", LONG));
     let sup = t.log_supervise_of("k").expect("log supervise");
-    let logger = status_pid(&t.path("k/log/supervise/status"));
-    assert!(logger > 0);
+    let logger = wait_status_pid(&t.path("k/log/supervise/status"));
     let pipe = fd_target(logger, 0);
     support::send_signal(sup, 9);
     support::send_signal(logger, 9);
@@ -665,7 +668,7 @@ fn renaming_a_service_starts_no_second_supervise() {
     assert_eq!(after, before, "{:?}", t.kids());
     assert!(t.svok("b2"));
     // a restart after the rename uses the name readdir gives now
-    let svc = status_pid(&t.path("b2/supervise/status"));
+    let svc = wait_status_pid(&t.path("b2/supervise/status"));
     support::send_signal(sup, 9);
     support::send_signal(svc, 9);
     t.alrm();

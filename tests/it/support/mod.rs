@@ -129,8 +129,13 @@ impl Drop for Proc {
     }
 }
 
-/// kill(2) by PID.
+/// kill(2) by PID (`-PGID`: a process group the test started). 0 (no
+/// process, e.g. an empty status record) and -1 are ignored: kill(2) would
+/// signal the test's own process group or every process.
 pub fn send_signal(pid: i32, sig: i32) {
+    if pid == 0 || pid == -1 {
+        return;
+    }
     let sig = nix::sys::signal::Signal::try_from(sig).ok();
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
 }
