@@ -934,16 +934,28 @@ fn term_mid_line_finishes_the_line_and_leaves_the_rest() {
     let cur = d.path().join("log/current");
     w.write_all(b"line1\nabc").unwrap();
     assert!(wait_for(&cur, b"line1\n"));
-    p.signal(15);
-    // multilog now waits for the rest of the line, reading one byte at a
-    // time from fd 0.
+    // Let multilog settle: the partial line taken in, asleep until input
+    // comes (a ppoll without a timeout) ...
     let pid = p.pid();
-    assert!(
-        support::wait_until(support::LONG, || matches!(
+    let asleep = || {
+        matches!(
             support::syscall(pid),
-            Some((libc::SYS_read, [0, _, 1, ..]))
-        )),
-        "not reading the rest of the line byte by byte: {:?}",
+            Some((libc::SYS_ppoll, [_, _, 0, ..]))
+        ) || matches!(support::syscall(pid), Some((libc::SYS_read, [0, ..])))
+    };
+    assert!(
+        support::wait_until(support::LONG, asleep),
+        "{:?}",
+        support::syscall(pid)
+    );
+    let before = wakeups_and_cpu(pid).0;
+    p.signal(15);
+    // ... then TERM: it wakes, takes note, and sleeps again waiting for
+    // the rest of the line (nothing else wakes it).
+    assert!(
+        support::wait_until(support::LONG, || wakeups_and_cpu(pid).0 > before
+            && asleep()),
+        "not waiting for the rest of the line: {:?}",
         support::syscall(pid)
     );
     w.write_all(b"def\nghi\n").unwrap();
