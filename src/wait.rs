@@ -195,12 +195,11 @@ pub fn judge(
         Rec::InStep { failed, .. } => *failed,
         _ => None,
     };
-    if goal.wants_up() {
-        if let Some(at) = failed(&v.record) {
-            if failed(&initial.record) != Some(at) {
-                return Outcome::Failed;
-            }
-        }
+    if goal.wants_up()
+        && let Some(at) = failed(&v.record)
+        && failed(&initial.record) != Some(at)
+    {
+        return Outcome::Failed;
     }
     Outcome::Pending
 }
@@ -298,10 +297,11 @@ pub fn has_source(dir: &Path) -> bool {
 /// descriptors would not fit (a wait on thousands of services).
 fn room_for(need: u64) {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < need && soft < hard {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-        }
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < need
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 

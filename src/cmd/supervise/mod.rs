@@ -520,10 +520,10 @@ impl Supervise<'_> {
                     // EOF once supervise drops its end
                     let _ = nix::unistd::read(&r, &mut [0u8; 1]);
                 }
-                if how == Helper::NoStdout {
-                    if let Ok(null) = fsio::open_write(b"/dev/null") {
-                        let _ = sys::dup2(fsio::raw(&null), 1);
-                    }
+                if how == Helper::NoStdout
+                    && let Ok(null) = fsio::open_write(b"/dev/null")
+                {
+                    let _ = sys::dup2(fsio::raw(&null), 1);
                 }
                 let e = cmd.exec();
                 Line::new(PROG, "warning")

@@ -184,17 +184,17 @@ impl Readiness {
     /// A datagram from an accepted sender.
     pub fn message(&mut self, m: &Message, now: Now) -> Outcome {
         let mut o = Outcome::default();
-        if let Some(text) = m.status {
-            if self.status_text.as_deref() != Some(text) {
-                self.status_text = Some(text.to_vec());
-                o.changed = true;
-            }
+        if let Some(text) = m.status
+            && self.status_text.as_deref() != Some(text)
+        {
+            self.status_text = Some(text.to_vec());
+            o.changed = true;
         }
-        if let Some(pid) = m.main_pid {
-            if self.main_pid != pid {
-                self.main_pid = pid;
-                o.changed = true;
-            }
+        if let Some(pid) = m.main_pid
+            && self.main_pid != pid
+        {
+            self.main_pid = pid;
+            o.changed = true;
         }
         if m.reloading && !self.reloading {
             self.reloading = true;

@@ -338,10 +338,10 @@ impl Supervise<'_> {
         if run == 0 {
             return false;
         }
-        if self.m.mode.contained {
-            if let Some(cg) = &self.cgroup {
-                return cg.pids().contains(&(pid as i32));
-            }
+        if self.m.mode.contained
+            && let Some(cg) = &self.cgroup
+        {
+            return cg.pids().contains(&(pid as i32));
         }
         if self.m.mode.group {
             let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid as i32)));
