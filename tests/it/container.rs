@@ -460,3 +460,244 @@ fn stop_while_the_main_service_is_failing_reports_it() {
         c.output()
     );
 }
+
+/// Where `tool` is in this process's PATH (the container's environment
+/// has another PATH).
+fn host_tool(tool: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{tool} not found in PATH"))
+}
+
+/// buildah with its own storage under `root` (vfs: no overlay mounts
+/// needed; nothing of the host's image store is touched).
+fn buildah(root: &Path, args: &[&str]) -> std::process::Output {
+    let storage = root.join("storage");
+    let runroot = root.join("runroot");
+    let o = std::process::Command::new("buildah")
+        .arg("--root")
+        .arg(&storage)
+        .arg("--runroot")
+        .arg(&runroot)
+        .args(["--storage-driver", "vfs"])
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "buildah {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// Removes what a test made in its private buildah storage, even when the
+/// test fails (the storage itself is in a temporary directory).
+struct ImageCleanup<'a> {
+    root: &'a Path,
+    container: Option<String>,
+}
+
+impl Drop for ImageCleanup<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = &self.container {
+            for args in [vec!["umount", c.as_str()], vec!["rm", c.as_str()]] {
+                let _ = std::process::Command::new("buildah")
+                    .arg("--root")
+                    .arg(self.root.join("storage"))
+                    .arg("--runroot")
+                    .arg(self.root.join("runroot"))
+                    .args(["--storage-driver", "vfs"])
+                    .args(&args)
+                    .output();
+            }
+        }
+    }
+}
+
+/// The image of contrib/container, built offline from its Dockerfile with
+/// buildah (from this build's programs, laid out as the Dockerfile expects
+/// them), then run as a container runtime runs it: its ENTRYPOINT and ENV,
+/// svscan as PID 1 of a new PID namespace, chrooted into the image. The
+/// pod's readiness probe (`svwait -U`) and liveness probe (`svok`) answer
+/// inside it, the example service logs, and SIGTERM (docker stop) ends the
+/// container with exit code 0 and the log intact.
+#[test]
+fn scratch_image_builds_and_runs() {
+    need_unshare!();
+    if !support::have("buildah") {
+        return support::missing("buildah (Debian package buildah)");
+    }
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = support::tempdir();
+    let root = tmp.path();
+    // The build context: target/release/... as the Dockerfile names it.
+    let ctx = root.join("ctx");
+    let dockerfile = fs::read_to_string(top.join("contrib/container/Dockerfile")).unwrap();
+    let wanted: Vec<&str> = dockerfile
+        .split_whitespace()
+        .filter(|w| w.starts_with("target/release/"))
+        .collect();
+    assert!(wanted.len() >= 10, "{wanted:?}");
+    for w in &wanted {
+        let rel = w.trim_start_matches("target/release/");
+        let from = support::bin_dir().join(rel);
+        let to = ctx.join(w);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&from, &to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    }
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(top.join("contrib"))
+        .arg(&ctx)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    buildah(
+        root,
+        &[
+            "build",
+            "--isolation",
+            "chroot",
+            "-q",
+            "-f",
+            ctx.join("contrib/container/Dockerfile").to_str().unwrap(),
+            "-t",
+            "localhost/daemontools-rs-test",
+            ctx.to_str().unwrap(),
+        ],
+    );
+    // What a runtime takes from the image: the entrypoint and environment.
+    let inspect = buildah(
+        root,
+        &[
+            "inspect",
+            "--type",
+            "image",
+            "localhost/daemontools-rs-test",
+        ],
+    );
+    let cfg: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let cfg = &cfg["OCIv1"]["config"];
+    let entrypoint: Vec<String> = cfg["Entrypoint"]
+        .as_array()
+        .expect("an ENTRYPOINT")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(entrypoint, ["/bin/svscan", "/service"]);
+    let env: Vec<(String, String)> = cfg["Env"]
+        .as_array()
+        .expect("ENV")
+        .iter()
+        .filter_map(|v| {
+            let (k, v) = v.as_str()?.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect();
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "SUPERVISEDIR" && v == "/run/supervise")
+    );
+    let mut cleanup = ImageCleanup {
+        root,
+        container: None,
+    };
+    let name =
+        String::from_utf8(buildah(root, &["from", "-q", "localhost/daemontools-rs-test"]).stdout)
+            .unwrap()
+            .trim()
+            .to_string();
+    cleanup.container = Some(name.clone());
+    let mnt = String::from_utf8(buildah(root, &["mount", &name]).stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mnt = PathBuf::from(mnt);
+    // The runtime's mounts: /proc, and a writable /run (an emptyDir).
+    fs::create_dir_all(mnt.join("proc")).unwrap();
+    fs::create_dir_all(mnt.join("run")).unwrap();
+    let chroot = host_tool("chroot");
+    // A program of the image run in it (an exec probe): its exit code and
+    // what it said.
+    let probe = |prog: &str, args: &[&str]| -> (Option<i32>, String) {
+        let o = std::process::Command::new(&chroot)
+            .arg(&mnt)
+            .arg(prog)
+            .args(args)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let in_image = |prog: &str, args: &[&str]| probe(prog, args).0;
+    let out = fs::File::create(root.join("out")).unwrap();
+    let err = out.try_clone().unwrap();
+    let mount_proc = format!("--mount-proc={}", mnt.join("proc").display());
+    let mut args = vec![
+        "--pid",
+        "--fork",
+        mount_proc.as_str(),
+        "--kill-child",
+        chroot.to_str().unwrap(),
+        mnt.to_str().unwrap(),
+    ];
+    args.extend(entrypoint.iter().map(String::as_str));
+    let mut unshare = support::spawn(host_tool("unshare"), &args, root, |c| {
+        c.env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
+    });
+    let said = || fs::read_to_string(root.join("out")).unwrap_or_default();
+    let said_by_svscan = said;
+    // The probes of contrib/container/pod.yaml, inside the image.
+    assert!(
+        wait_until(LONG, || in_image(
+            "/bin/svwait",
+            &["-U", "-t", "1000", "/service/hello"]
+        ) == Some(0)),
+        "readiness probe never passed: {}",
+        said()
+    );
+    for dir in ["/service/hello", "/service/hello/log"] {
+        let (code, said) = probe("/bin/svok", &[dir]);
+        assert_eq!(code, Some(0), "svok {dir}: {said}\nsvscan: {}", said_by_svscan());
+    }
+    // supervise's state is under /run, not in the (read-only) tree
+    assert!(!mnt.join("service/hello/supervise").exists());
+    assert!(mnt.join("run/supervise").is_dir());
+    let current = mnt.join("service/hello/log/main/current");
+    assert!(
+        wait_until(LONG, || fs::read_to_string(&current)
+            .is_ok_and(|s| s.contains(" hello 1\n"))),
+        "no log line: {}",
+        said()
+    );
+    // docker stop: SIGTERM to PID 1
+    let u = unshare.pid();
+    let mut svscan = 0;
+    assert!(wait_until(LONG, || {
+        svscan = support::procs_with(1, u).first().copied().unwrap_or(0);
+        svscan != 0
+    }));
+    support::send_signal(svscan, libc::SIGTERM);
+    let st = unshare
+        .wait_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("the container did not stop: {}", said()));
+    assert_eq!(st.code(), Some(0), "{}", said());
+    let log = fs::read_to_string(&current).unwrap();
+    assert!(
+        log.lines()
+            .all(|l| l.starts_with('@') && l.contains(" hello ")),
+        "{log}"
+    );
+}
