@@ -126,7 +126,8 @@ impl State {
     }
 }
 
-fn want_name(w: Want) -> &'static str {
+/// `up`, `down`, `once`: the names of status.json (and svstat --json).
+pub fn want_name(w: Want) -> &'static str {
     match w {
         Want::Up => "up",
         Want::Down => "down",
@@ -605,16 +606,53 @@ pub fn read(dir: &Path) -> Result<Snapshot, ReadProblem> {
         crate::svctl::Problem::Sys(e) => ReadProblem::Status(e),
         crate::svctl::Problem::NotRunning => ReadProblem::Status(nix::errno::Errno::ENXIO),
     })?;
-    let record = match std::fs::read(crate::svctl::state_path(dir).join(NAME)) {
-        Ok(text) => Some(Record::parse(&text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(_) => Some(Err(BadRecord("unreadable"))),
-    };
+    let path = crate::svctl::state_path(dir).join(NAME);
+    let record = read_record(path.as_os_str().as_encoded_bytes());
     Ok(Snapshot {
         status,
         record,
         live: crate::svctl::running(dir),
     })
+}
+
+/// The most bytes of a record a reader takes: supervise writes well under
+/// 1 KiB (a service name and a cgroup path of PATH_MAX each, escaped, stay
+/// below it); anything longer is not a record.
+pub const MAX_LEN: usize = 64 * 1024;
+
+/// Reads and parses the record at `path` without trusting the file: None
+/// when there is none; `too large` past `MAX_LEN`, `not a file` for a fifo
+/// or a directory (opened without blocking), `unreadable` for other errors.
+pub fn read_record(path: &[u8]) -> Option<Result<Record, BadRecord>> {
+    let fd = match crate::fsio::open_read(path) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return None,
+        Err(_) => return Some(Err(BadRecord("unreadable"))),
+    };
+    match nix::sys::stat::fstat(&fd) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {}
+        Ok(_) => return Some(Err(BadRecord("not a file"))),
+        Err(_) => return Some(Err(BadRecord("unreadable"))),
+    }
+    let mut text = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == text.len() {
+            if len > MAX_LEN {
+                return Some(Err(BadRecord("too large")));
+            }
+            text.resize(len * 2, 0);
+        }
+        match crate::fsio::read(&fd, &mut text[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(_) => return Some(Err(BadRecord("unreadable"))),
+        }
+    }
+    if len > MAX_LEN {
+        return Some(Err(BadRecord("too large")));
+    }
+    Some(Record::parse(&text[..len]))
 }
 
 /// Whole seconds from `from` to `to` (0 if `to` is earlier).

@@ -133,7 +133,11 @@ pub fn running(dir: &Path) -> bool {
 
 /// Reads the first 18 bytes of DIR/supervise/status.
 pub fn status(dir: &Path) -> Result<Status, Problem> {
-    let path = join(dir, "supervise/status");
+    status_file(&join(dir, "supervise/status"))
+}
+
+/// Reads the first 18 bytes of a status file; EPROTO when it is shorter.
+pub fn status_file(path: &Path) -> Result<Status, Problem> {
     let fd = fsio::open_read(path.as_os_str().as_encoded_bytes()).map_err(Problem::Sys)?;
     let mut rec = [0u8; status::LEN];
     match fsio::read(&fd, &mut rec) {
