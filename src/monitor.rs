@@ -12,14 +12,17 @@
 //! (18 bytes of `status`, `record::MAX_LEN` of `status.json`), without
 //! blocking on fifos, so a broken tree costs no more than a good one.
 
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::rc::Rc;
 
 use nix::errno::Errno;
 
 use crate::fsio;
 use crate::msg::errstr;
-use crate::record::{self, Record, State};
+use crate::record::{self, BadRecord, Record, State};
 use crate::status::{Status, Want};
 use crate::svctl;
 use crate::tai64::{self, Tai64n};
@@ -37,7 +40,7 @@ pub struct View {
     /// The 18-byte record, read only from a live supervise.
     pub status: Option<Status>,
     /// The lifecycle record, only when it is in step with `status`.
-    pub record: Option<Record>,
+    pub record: Option<Rc<Record>>,
     /// What went wrong, in svstat's words (`supervise not running`,
     /// `unable to read supervise/status: bad format`, `bad status.json
     /// (state)`, ...).
@@ -121,7 +124,7 @@ impl View {
 
     /// Whether the service is ready: see `ready`.
     pub fn ready(&self) -> Option<bool> {
-        ready(self.state(), self.record.as_ref())
+        ready(self.state(), self.record.as_deref())
     }
 }
 
@@ -143,117 +146,289 @@ pub fn unix_seconds(t: Tai64n) -> f64 {
     tai64::label_to_unix(t.secs) as f64 + f64::from(t.nano / 1_000_000) / 1000.0
 }
 
-/// `dir/name` as a path.
-fn join(dir: &Path, name: &str) -> std::path::PathBuf {
-    dir.join(name)
+/// rustc's FxHash: a fast hasher for the caches keyed by service paths and
+/// names (keys from the tree being read, not from the network).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
-/// Reads one supervised directory.
-pub fn view(dir: &Path, name: Vec<u8>) -> View {
-    let mut v = View {
-        name,
-        supervise_running: false,
-        normally_up: None,
-        status: None,
-        record: None,
-        error: None,
-    };
-    let fail = |v: &mut View, what: &str, e: Option<Errno>| {
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(last) ^ rest.len() as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A HashMap with `FxHasher`.
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// Reads service directories, reusing its buffers; with a cache (a
+/// long-running reader, svmetrics) a record whose text has not changed
+/// since the last read is not parsed again. The text itself is read every
+/// time and compared byte for byte, so nothing stale is ever reported.
+pub struct Reader {
+    dirs: svctl::StateDirs,
+    /// Scratch path.
+    path: Vec<u8>,
+    /// The state directory being read.
+    state: Vec<u8>,
+    /// The last record's text (`record::MAX_LEN + 1` bytes, allocated once).
+    text: Vec<u8>,
+    cache: Option<FastMap<Vec<u8>, Cached>>,
+    /// Bumped by `end_round`; entries not used in a round are dropped.
+    round: u64,
+}
+
+struct Cached {
+    text: Vec<u8>,
+    record: Rc<Record>,
+    round: u64,
+}
+
+impl Reader {
+    /// A reader for one pass (svstat).
+    pub fn new() -> Reader {
+        Reader {
+            dirs: svctl::StateDirs::from_env(),
+            path: Vec::with_capacity(256),
+            state: Vec::with_capacity(256),
+            text: Vec::new(),
+            cache: None,
+            round: 0,
+        }
+    }
+
+    /// A reader that keeps the parsed records of the services it read in
+    /// the last round (svmetrics: one round per scrape).
+    pub fn with_cache() -> Reader {
+        Reader {
+            cache: Some(FastMap::default()),
+            ..Reader::new()
+        }
+    }
+
+    /// Ends a round: forgets the records of services not read since the
+    /// last call (removed services), so the cache stays as large as the
+    /// tree.
+    pub fn end_round(&mut self) {
+        let round = self.round;
+        if let Some(c) = &mut self.cache {
+            c.retain(|_, e| e.round == round);
+        }
+        self.round += 1;
+    }
+
+    /// `base/name` into the scratch path.
+    fn path(&mut self, base: &[u8], name: &str) -> &[u8] {
+        self.path.clear();
+        self.path.extend_from_slice(base);
+        self.path.push(b'/');
+        self.path.extend_from_slice(name.as_bytes());
+        &self.path
+    }
+
+    /// Reads a service directory, its logger and its log directory.
+    /// `name` is what the service is called; its logger is `NAME/log`.
+    pub fn observe(&mut self, dir: &[u8], name: Vec<u8>) -> Observed {
+        let service = self.view(dir, name);
+        let mut log_dir = Vec::with_capacity(dir.len() + 4);
+        log_dir.extend_from_slice(dir);
+        log_dir.extend_from_slice(b"/log");
+        let (log, logdir) = match nix::sys::stat::stat(log_dir.as_slice()) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                let mut log_name = service.name.clone();
+                if !log_name.ends_with(b"/") {
+                    log_name.push(b'/');
+                }
+                log_name.extend_from_slice(b"log");
+                let log = self.view(&log_dir, log_name);
+                log_dir.extend_from_slice(b"/main");
+                (Some(log), log_sizes(Path::new(OsStr::from_bytes(&log_dir))))
+            }
+            _ => (None, None),
+        };
+        Observed {
+            service,
+            log,
+            logdir,
+        }
+    }
+
+    /// Reads one supervised directory.
+    pub fn view(&mut self, dir: &[u8], name: Vec<u8>) -> View {
+        let mut v = View {
+            name,
+            supervise_running: false,
+            normally_up: None,
+            status: None,
+            record: None,
+            error: None,
+        };
+        match nix::sys::stat::stat(self.path(dir, "down")) {
+            Ok(_) => v.normally_up = Some(false),
+            Err(Errno::ENOENT) => v.normally_up = Some(true),
+            Err(e) => return self.unreadable(dir, v, "unable to stat down: ", e),
+        }
+        let mut state = std::mem::take(&mut self.state);
+        self.dirs.put(dir, &mut state);
+        let v = self.read_state(dir, &state, v);
+        self.state = state;
+        v
+    }
+
+    /// `view` from the live-supervise test on, with the state directory.
+    fn read_state(&mut self, dir: &[u8], state: &[u8], mut v: View) -> View {
+        match fsio::open_write(self.path(state, "ok")) {
+            Ok(_) => v.supervise_running = true,
+            Err(Errno::ENXIO) => return v.fail("supervise not running", None),
+            Err(e) => return self.unreadable(dir, v, "unable to open supervise/ok: ", e),
+        }
+        // status, then status.json; once more if supervise replaced both
+        // in between (it writes status first)
+        for _ in 0..2 {
+            let path = Path::new(OsStr::from_bytes(self.path(state, "status")));
+            let st = match svctl::status_file(path) {
+                Ok(st) => st,
+                Err(svctl::Problem::Sys(Errno::EPROTO)) => {
+                    return v.fail("unable to read supervise/status: bad format", None);
+                }
+                Err(svctl::Problem::Sys(e)) => {
+                    return v.fail("unable to open supervise/status: ", Some(e));
+                }
+                Err(svctl::Problem::NotRunning) => return v.fail("supervise not running", None),
+            };
+            v.status = Some(st);
+            v.error = None;
+            match self.record(state) {
+                // a supervise that keeps no record (0.76)
+                None => return v,
+                Some(Err(bad)) => {
+                    v.error = Some(format!("bad status.json ({})", bad.0));
+                    return v;
+                }
+                Some(Ok(r)) if r.since == st.stamp && r.pid == st.pid => {
+                    v.record = Some(r);
+                    return v;
+                }
+                Some(Ok(_)) => v.error = Some("status.json not in step".to_string()),
+            }
+        }
+        v
+    }
+
+    /// A problem found before the status was read: when the directory
+    /// itself cannot be entered, svstat's `unable to chdir` says so.
+    fn unreadable(&mut self, dir: &[u8], mut v: View, what: &str, e: Errno) -> View {
+        match nix::sys::stat::stat(dir) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                if nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).is_ok() {
+                    return v.fail(what, Some(e));
+                }
+                v.normally_up = None;
+                v.fail("unable to chdir: ", Some(Errno::EACCES))
+            }
+            Ok(_) => {
+                v.normally_up = None;
+                v.fail("unable to chdir: ", Some(Errno::ENOTDIR))
+            }
+            Err(e) => {
+                v.normally_up = None;
+                v.fail("unable to chdir: ", Some(e))
+            }
+        }
+    }
+
+    /// The record in the state directory `state`, parsed or from the cache.
+    fn record(&mut self, state: &[u8]) -> Option<Result<Rc<Record>, BadRecord>> {
+        let path = {
+            self.path(state, record::NAME);
+            std::mem::take(&mut self.path)
+        };
+        let read = record::read_text(&path, &mut self.text);
+        let len = match read {
+            Ok(None) => {
+                self.path = path;
+                return None;
+            }
+            Ok(Some(len)) => len,
+            Err(bad) => {
+                self.path = path;
+                return Some(Err(bad));
+            }
+        };
+        let text = &self.text[..len];
+        let round = self.round;
+        let Some(cache) = &mut self.cache else {
+            self.path = path;
+            return Some(Record::parse(text).map(Rc::new));
+        };
+        if let Some(hit) = cache.get_mut(path.as_slice()) {
+            if hit.text == text {
+                hit.round = round;
+                let r = Rc::clone(&hit.record);
+                self.path = path;
+                return Some(Ok(r));
+            }
+        }
+        let parsed = Record::parse(text).map(Rc::new);
+        if let Ok(r) = &parsed {
+            let entry = Cached {
+                text: text.to_vec(),
+                record: Rc::clone(r),
+                round,
+            };
+            cache.insert(path.clone(), entry);
+        }
+        self.path = path;
+        Some(parsed)
+    }
+}
+
+impl Default for Reader {
+    fn default() -> Reader {
+        Reader::new()
+    }
+}
+
+impl View {
+    fn fail(mut self, what: &str, e: Option<Errno>) -> View {
         let mut s = what.to_string();
         if let Some(e) = e {
             s.push_str(errstr(e));
         }
-        v.error = Some(s);
-    };
-    match nix::sys::stat::stat(dir) {
-        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {}
-        Ok(_) => {
-            fail(&mut v, "unable to chdir: ", Some(Errno::ENOTDIR));
-            return v;
-        }
-        Err(e) => {
-            fail(&mut v, "unable to chdir: ", Some(e));
-            return v;
-        }
+        self.error = Some(s);
+        self
     }
-    match nix::sys::stat::stat(&join(dir, "down")) {
-        Ok(_) => v.normally_up = Some(false),
-        Err(Errno::ENOENT) => v.normally_up = Some(true),
-        Err(e) => {
-            fail(&mut v, "unable to stat down: ", Some(e));
-            return v;
-        }
-    }
-    let state = svctl::state_path(dir);
-    match fsio::open_write(state.join("ok").as_os_str().as_bytes()) {
-        Ok(_) => v.supervise_running = true,
-        Err(Errno::ENXIO) => {
-            fail(&mut v, "supervise not running", None);
-            return v;
-        }
-        Err(e) => {
-            fail(&mut v, "unable to open supervise/ok: ", Some(e));
-            return v;
-        }
-    }
-    // status, then status.json; once more if supervise replaced both in
-    // between (it writes status first)
-    for _ in 0..2 {
-        let st = match svctl::status_file(&state.join("status")) {
-            Ok(st) => st,
-            Err(svctl::Problem::Sys(Errno::EPROTO)) => {
-                fail(&mut v, "unable to read supervise/status: bad format", None);
-                return v;
-            }
-            Err(svctl::Problem::Sys(e)) => {
-                fail(&mut v, "unable to open supervise/status: ", Some(e));
-                return v;
-            }
-            Err(svctl::Problem::NotRunning) => {
-                fail(&mut v, "supervise not running", None);
-                return v;
-            }
-        };
-        v.status = Some(st);
-        v.error = None;
-        match record::read_record(state.join(record::NAME).as_os_str().as_bytes()) {
-            // a supervise that keeps no record (0.76)
-            None => return v,
-            Some(Err(bad)) => {
-                v.error = Some(format!("bad status.json ({})", bad.0));
-                return v;
-            }
-            Some(Ok(r)) if r.since == st.stamp && r.pid == st.pid => {
-                v.record = Some(r);
-                return v;
-            }
-            Some(Ok(_)) => v.error = Some("status.json not in step".to_string()),
-        }
-    }
-    v
 }
 
-/// Reads a service directory, its logger and its log directory.
-/// `name` is what the service is called; its logger is `NAME/log`.
+/// Reads one supervised directory (see `Reader::view`).
+pub fn view(dir: &Path, name: Vec<u8>) -> View {
+    Reader::new().view(dir.as_os_str().as_bytes(), name)
+}
+
+/// Reads a service directory, its logger and its log directory (see
+/// `Reader::observe`).
 pub fn observe(dir: &Path, name: Vec<u8>) -> Observed {
-    let log_dir = dir.join("log");
-    let log = match nix::sys::stat::stat(&log_dir) {
-        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
-            let mut log_name = name.clone();
-            if !log_name.ends_with(b"/") {
-                log_name.push(b'/');
-            }
-            log_name.extend_from_slice(b"log");
-            Some(view(&log_dir, log_name))
-        }
-        _ => None,
-    };
-    let logdir = log.as_ref().and_then(|_| log_sizes(&log_dir.join("main")));
-    Observed {
-        service: view(dir, name),
-        log,
-        logdir,
-    }
+    Reader::new().observe(dir.as_os_str().as_bytes(), name)
 }
 
 /// A rotated file of a multilog directory: `@` + 24 hex digits + `.s` or
@@ -321,7 +496,7 @@ mod tests {
         if let Some(s) = state {
             let mut r = record::sample();
             r.state = s;
-            v.record = Some(r);
+            v.record = Some(Rc::new(r));
         }
         v
     }

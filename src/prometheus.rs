@@ -11,8 +11,9 @@
 //! without newlines.
 
 use std::fmt::Write;
+use std::rc::Rc;
 
-use crate::monitor::{LogSizes, Observed, View};
+use crate::monitor::{FastMap, LogSizes, Observed, View};
 use crate::record::{Ending, escape};
 use crate::status::Want;
 use crate::tai64::{self, Tai64n};
@@ -154,6 +155,26 @@ const LOG_FAMILIES: &[LogFamily] = &[
     },
 ];
 
+/// A name that is its own label value: printable ASCII other than `%`,
+/// `\` and `"` (most service names).
+fn plain(name: &[u8]) -> bool {
+    name.iter()
+        .all(|&c| (b' '..0x7f).contains(&c) && !matches!(c, b'%' | b'\\' | b'"'))
+}
+
+/// The quoted label value of `name`.
+fn label_of(name: &[u8]) -> String {
+    let mut l = String::with_capacity(name.len() + 2);
+    if plain(name) {
+        l.push('"');
+        l.extend(name.iter().map(|&c| c as char));
+        l.push('"');
+    } else {
+        label_value(name, &mut l);
+    }
+    l
+}
+
 /// A label value, quoted: `"` + the escaped name + `"`.
 pub fn label_value(name: &[u8], out: &mut String) {
     let mut text = String::with_capacity(name.len());
@@ -175,76 +196,188 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
 }
 
+/// `NAME{service=LABEL} VALUE`.
 fn sample(out: &mut String, name: &str, label: &str, value: Num) {
+    let mut num = itoa::Buffer::new();
     out.push_str(name);
     out.push_str("{service=");
     out.push_str(label);
     out.push_str("} ");
     match value {
-        Num::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Num::Int(n) => out.push_str(num.format(n)),
         Num::Time(t) => {
-            let secs = tai64::label_to_unix(t.secs);
-            let _ = write!(out, "{secs}.{:03}", (t.nano / 1_000_000).min(999));
+            out.push_str(num.format(tai64::label_to_unix(t.secs)));
+            let ms = (t.nano / 1_000_000).min(999) as u16;
+            let digits = [
+                b'.',
+                b'0' + (ms / 100) as u8,
+                b'0' + (ms / 10 % 10) as u8,
+                b'0' + (ms % 10) as u8,
+            ];
+            out.push_str(std::str::from_utf8(&digits).unwrap_or(".000"));
         }
     }
     out.push('\n');
 }
 
-/// Appends the exposition of `services` (each with its logger and log
-/// directory) to `out`. A name seen before (`svstat --prometheus x x`, or
-/// `x/log` given besides `x`) is left out, so no series appears twice.
-pub fn render(services: &[Observed], out: &mut String) {
-    let mut seen = std::collections::HashSet::new();
-    let mut views: Vec<(&View, String)> = Vec::with_capacity(services.len() * 2);
-    let mut logs: Vec<(String, &LogSizes)> = Vec::new();
-    for o in services {
-        if !seen.insert(&o.service.name[..]) {
-            continue;
+/// Number of per-directory families: the service families, then the log
+/// directory families.
+const PARTS: usize = SERVICE_FAMILIES.len() + LOG_FAMILIES.len();
+
+/// The sample lines of one directory, family by family, with what they
+/// were made from.
+struct Piece {
+    view: View,
+    sizes: Option<LogSizes>,
+    text: String,
+    /// End of each family's lines in `text`.
+    ends: [usize; PARTS],
+    /// The last render that used it.
+    round: u64,
+    /// Unique among the pieces a renderer made.
+    serial: u64,
+}
+
+impl Piece {
+    fn build(view: &View, sizes: Option<&LogSizes>, round: u64, serial: u64) -> Piece {
+        let label = label_of(&view.name);
+        let mut text = String::with_capacity(900);
+        let mut ends = [0; PARTS];
+        for (i, f) in SERVICE_FAMILIES.iter().enumerate() {
+            if let Some(n) = (f.value)(view) {
+                sample(&mut text, f.name, &label, n);
+            }
+            ends[i] = text.len();
         }
-        let mut label = String::new();
-        label_value(&o.service.name, &mut label);
-        if let Some(sizes) = &o.logdir {
-            logs.push((label.clone(), sizes));
+        for (i, f) in LOG_FAMILIES.iter().enumerate() {
+            if let Some(s) = sizes {
+                sample(&mut text, f.name, &label, Num::from((f.value)(s)));
+            }
+            ends[SERVICE_FAMILIES.len() + i] = text.len();
         }
-        views.push((&o.service, label));
-        if let Some(log) = o.log.as_ref().filter(|l| seen.insert(&l.name[..])) {
-            let mut label = String::new();
-            label_value(&log.name, &mut label);
-            views.push((log, label));
+        Piece {
+            view: view.clone(),
+            sizes: sizes.copied(),
+            text,
+            ends,
+            round,
+            serial,
         }
     }
-    out.reserve(views.len() * 700);
-    for f in SERVICE_FAMILIES {
-        header(out, f.name, f.kind, f.help);
-        for (v, label) in &views {
-            if let Some(n) = (f.value)(v) {
-                sample(out, f.name, label, n);
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
+/// Renders the exposition, keeping each directory's lines until what they
+/// say changes: a long-running exporter (svmetrics) formats only the
+/// services whose state changed since the last scrape. What is compared
+/// is everything the lines are made from (the whole `View` and the log
+/// sizes), so the output is the same as a fresh render's.
+/// When the pieces of a render are the very pieces of the one before, in
+/// the same order (no service changed), its text is the last text again.
+#[derive(Default)]
+pub struct Renderer {
+    pieces: FastMap<Vec<u8>, Piece>,
+    round: u64,
+    serials: u64,
+    /// The serials of the last render's pieces, in order, and its text.
+    last: Vec<u64>,
+    last_text: Rc<String>,
+}
+
+impl Renderer {
+    pub fn new() -> Renderer {
+        Renderer::default()
+    }
+
+    /// Appends the exposition of `services` (each with its logger and log
+    /// directory) to `out`. A name seen before (`svstat --prometheus x x`,
+    /// or `x/log` given besides `x`) is left out, so no series appears
+    /// twice.
+    pub fn render(&mut self, services: &[Observed], out: &mut String) {
+        out.push_str(&self.render_shared(services));
+    }
+
+    /// `render` into a shared text: the last one again (no copy) when no
+    /// service changed.
+    pub fn render_shared(&mut self, services: &[Observed]) -> Rc<String> {
+        self.round += 1;
+        let round = self.round;
+        let mut order: Vec<&[u8]> = Vec::with_capacity(services.len() * 2);
+        let mut up = 0;
+        for o in services {
+            let dirs = [
+                (Some(&o.service), o.logdir.as_ref()),
+                (o.log.as_ref(), None),
+            ];
+            for (view, sizes) in dirs {
+                let Some(view) = view else { continue };
+                let serial = self.serials;
+                match self.pieces.get_mut(&view.name[..]) {
+                    Some(p) if p.round == round => continue,
+                    Some(p) if p.view == *view && p.sizes.as_ref() == sizes => p.round = round,
+                    Some(p) => {
+                        self.serials += 1;
+                        *p = Piece::build(view, sizes, round, serial);
+                    }
+                    None => {
+                        self.serials += 1;
+                        let p = Piece::build(view, sizes, round, serial);
+                        self.pieces.insert(view.name.clone(), p);
+                    }
+                }
+                order.push(&view.name);
+                up += usize::from(view.up());
             }
         }
-    }
-    for f in LOG_FAMILIES {
-        header(out, f.name, "gauge", f.help);
-        for (label, sizes) in &logs {
-            sample(out, f.name, label, Num::from((f.value)(sizes)));
+        let pieces: Vec<&Piece> = order.iter().map(|n| &self.pieces[*n]).collect();
+        let same = pieces.len() == self.last.len()
+            && pieces.iter().zip(&self.last).all(|(p, s)| p.serial == *s);
+        if same {
+            return Rc::clone(&self.last_text);
         }
+        self.last = pieces.iter().map(|p| p.serial).collect();
+        let mut text = String::new();
+        let out = &mut text;
+        out.reserve(pieces.iter().map(|p| p.text.len()).sum::<usize>() + 4096);
+        let families = SERVICE_FAMILIES
+            .iter()
+            .map(|f| (f.name, f.kind, f.help))
+            .chain(LOG_FAMILIES.iter().map(|f| (f.name, "gauge", f.help)));
+        for (i, (name, kind, help)) in families.enumerate() {
+            header(out, name, kind, help);
+            for p in &pieces {
+                out.push_str(p.part(i));
+            }
+        }
+        header(
+            out,
+            "daemontools_services",
+            "gauge",
+            "Supervised directories reported (services and their loggers).",
+        );
+        let _ = writeln!(out, "daemontools_services {}", pieces.len());
+        header(
+            out,
+            "daemontools_services_up",
+            "gauge",
+            "Supervised directories reported whose ./run is up.",
+        );
+        let _ = writeln!(out, "daemontools_services_up {up}");
+        drop(pieces);
+        // forget the directories that are gone
+        self.pieces.retain(|_, p| p.round == round);
+        self.last_text = Rc::new(text);
+        Rc::clone(&self.last_text)
     }
-    header(
-        out,
-        "daemontools_services",
-        "gauge",
-        "Supervised directories reported (services and their loggers).",
-    );
-    let _ = writeln!(out, "daemontools_services {}", views.len());
-    header(
-        out,
-        "daemontools_services_up",
-        "gauge",
-        "Supervised directories reported whose ./run is up.",
-    );
-    let up = views.iter().filter(|(v, _)| v.up()).count();
-    let _ = writeln!(out, "daemontools_services_up {up}");
+}
+
+/// `Renderer::render` once.
+pub fn render(services: &[Observed], out: &mut String) {
+    Renderer::new().render(services, out)
 }
 
 #[cfg(test)]
@@ -352,6 +485,51 @@ mod tests {
             ]
         );
         assert!(out.contains("\ndaemontools_services 2\n"));
+    }
+
+    #[test]
+    fn a_renderer_gives_what_a_fresh_render_gives() {
+        let mut services = vec![
+            Observed {
+                service: view(b"a", 7),
+                log: Some(view(b"a/log", 8)),
+                logdir: None,
+            },
+            Observed {
+                service: view(b"b", 0),
+                log: None,
+                logdir: None,
+            },
+        ];
+        let mut r = Renderer::new();
+        let fresh = |s: &[Observed]| {
+            let mut out = String::new();
+            render(s, &mut out);
+            out
+        };
+        fn again(r: &mut Renderer, s: &[Observed]) -> String {
+            let mut out = String::new();
+            r.render(s, &mut out);
+            out
+        }
+        assert_eq!(again(&mut r, &services), fresh(&services));
+        let serials = r.serials;
+        assert_eq!(again(&mut r, &services), fresh(&services));
+        assert_eq!(r.serials, serials, "nothing changed: nothing rebuilt");
+        services[1].service.status.as_mut().unwrap().pid = 9;
+        assert_eq!(again(&mut r, &services), fresh(&services));
+        assert_eq!(r.serials, serials + 1, "one rebuilt");
+        services.remove(0);
+        assert_eq!(again(&mut r, &services), fresh(&services));
+        assert_eq!(r.pieces.len(), 1, "the gone service forgotten");
+        services.reverse();
+        services.push(Observed {
+            service: view(b"c", 0),
+            log: None,
+            logdir: None,
+        });
+        services.reverse();
+        assert_eq!(again(&mut r, &services), fresh(&services));
     }
 
     #[test]

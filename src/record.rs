@@ -620,39 +620,40 @@ pub fn read(dir: &Path) -> Result<Snapshot, ReadProblem> {
 /// below it); anything longer is not a record.
 pub const MAX_LEN: usize = 64 * 1024;
 
-/// Reads and parses the record at `path` without trusting the file: None
-/// when there is none; `too large` past `MAX_LEN`, `not a file` for a fifo
-/// or a directory (opened without blocking), `unreadable` for other errors.
+/// Reads and parses the record at `path` without trusting the file (see
+/// `read_text`): None when there is none.
 pub fn read_record(path: &[u8]) -> Option<Result<Record, BadRecord>> {
+    let mut buf = Vec::new();
+    match read_text(path, &mut buf) {
+        Ok(None) => None,
+        Ok(Some(len)) => Some(Record::parse(&buf[..len])),
+        Err(bad) => Some(Err(bad)),
+    }
+}
+
+/// Reads the record's text at `path` into `buf[..len]` and returns `len`;
+/// None when there is no file. `buf` is grown to `MAX_LEN + 1` bytes once
+/// (reuse it to read many records without allocating). Opened and read
+/// without blocking (a fifo gives `unreadable` or text that does not
+/// parse); `too large` past `MAX_LEN`, `unreadable` for read errors (a
+/// directory).
+pub fn read_text(path: &[u8], buf: &mut Vec<u8>) -> Result<Option<usize>, BadRecord> {
     let fd = match crate::fsio::open_read(path) {
         Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return None,
-        Err(_) => return Some(Err(BadRecord("unreadable"))),
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(_) => return Err(BadRecord("unreadable")),
     };
-    match nix::sys::stat::fstat(&fd) {
-        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {}
-        Ok(_) => return Some(Err(BadRecord("not a file"))),
-        Err(_) => return Some(Err(BadRecord("unreadable"))),
+    if buf.len() < MAX_LEN + 1 {
+        buf.resize(MAX_LEN + 1, 0);
     }
-    let mut text = vec![0u8; 4096];
-    let mut len = 0;
-    loop {
-        if len == text.len() {
-            if len > MAX_LEN {
-                return Some(Err(BadRecord("too large")));
-            }
-            text.resize(len * 2, 0);
-        }
-        match crate::fsio::read(&fd, &mut text[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(_) => return Some(Err(BadRecord("unreadable"))),
-        }
+    // One read: a regular file reads short only at its end, so a read
+    // that does not fill MAX_LEN + 1 bytes has it all (a fifo or a device
+    // gives what it has, which then does not parse).
+    match crate::fsio::read(&fd, &mut buf[..=MAX_LEN]) {
+        Ok(n) if n > MAX_LEN => Err(BadRecord("too large")),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(BadRecord("unreadable")),
     }
-    if len > MAX_LEN {
-        return Some(Err(BadRecord("too large")));
-    }
-    Some(Record::parse(&text[..len]))
 }
 
 /// Whole seconds from `from` to `to` (0 if `to` is earlier).

@@ -12,10 +12,6 @@
 //!
 //! Either exits 111 if standard output cannot be written.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::monitor::{self, View};
@@ -32,15 +28,12 @@ fn write_out(text: &[u8]) {
     }
 }
 
-fn observe(dir: &[u8]) -> monitor::Observed {
-    monitor::observe(Path::new(OsStr::from_bytes(dir)), dir.to_vec())
-}
-
 pub fn json(dirs: &[&[u8]]) -> i32 {
     let mut code = 0;
     let mut line = Vec::with_capacity(1024);
+    let mut reader = monitor::Reader::new();
     for dir in dirs {
-        let o = observe(dir);
+        let o = reader.observe(dir, dir.to_vec());
         if o.service.error.is_some() || o.log.as_ref().is_some_and(|l| l.error.is_some()) {
             code = 1;
         }
@@ -61,7 +54,8 @@ pub fn json(dirs: &[&[u8]]) -> i32 {
 }
 
 pub fn prometheus(dirs: &[&[u8]]) -> i32 {
-    let observed: Vec<_> = dirs.iter().map(|d| observe(d)).collect();
+    let mut reader = monitor::Reader::new();
+    let observed: Vec<_> = dirs.iter().map(|d| reader.observe(d, d.to_vec())).collect();
     let mut out = String::new();
     crate::prometheus::render(&observed, &mut out);
     write_out(out.as_bytes());
@@ -163,7 +157,7 @@ mod tests {
                 paused: 1,
                 want: b'u',
             }),
-            record: Some(r),
+            record: Some(std::rc::Rc::new(r)),
             error: None,
         };
         let dead = View {
