@@ -128,15 +128,14 @@ impl View {
     }
 }
 
-/// Readiness, the one place it is decided for JSON and metrics: a service
-/// that is known not to be up is not ready; one that is up is ready once
-/// supervise has recorded readiness. The record does not carry readiness
-/// yet (issue 13 adds it), so an up service's readiness is unknown (None)
-/// until then: wire the record's field in here.
+/// Readiness, the one place it is decided for JSON and metrics (as svwait
+/// -U decides it): a service that is known not to be up is not ready; one
+/// that is up is ready when its run has no readiness source (its record
+/// lists none, or its supervise keeps no record), else once supervise has
+/// recorded that every source said so (the record's `ready`).
 pub fn ready(state: Option<State>, record: Option<&Record>) -> Option<bool> {
-    let _ = record;
     match state? {
-        State::Up => None,
+        State::Up => Some(record.is_none_or(|r| r.ready_sources.is_empty() || r.ready.is_some())),
         State::Down | State::Finishing | State::Waiting => Some(false),
     }
 }
@@ -502,7 +501,7 @@ mod tests {
     }
 
     #[test]
-    fn ready_is_false_when_not_up_and_unknown_when_up() {
+    fn ready_as_svwait_judges_it() {
         let st = Status {
             stamp: Tai64n::from_unix(1_700_000_000, 0),
             pid: 5,
@@ -510,7 +509,8 @@ mod tests {
             want: b'u',
         };
         assert_eq!(with(None, None).ready(), None);
-        assert_eq!(with(None, Some(st)).ready(), None);
+        // up under a supervise without a record (0.76): up means ready
+        assert_eq!(with(None, Some(st)).ready(), Some(true));
         let down = Status { pid: 0, ..st };
         assert_eq!(with(None, Some(down)).ready(), Some(false));
         assert_eq!(with(Some(State::Waiting), Some(down)).ready(), Some(false));
@@ -518,6 +518,19 @@ mod tests {
             with(Some(State::Finishing), Some(down)).ready(),
             Some(false)
         );
+        // up, no readiness source: ready
+        let mut v = with(Some(State::Up), Some(st));
+        assert_eq!(v.ready(), Some(true));
+        // up with a source that has not said so yet: not ready
+        let mut r = (*v.record.take().unwrap()).clone();
+        r.ready_sources.notification_fd = true;
+        r.ready_pending.notification_fd = true;
+        v.record = Some(Rc::new(r.clone()));
+        assert_eq!(v.ready(), Some(false));
+        r.ready_pending = record::Sources::default();
+        r.ready = Some(Tai64n::from_unix(1_700_000_001, 0));
+        v.record = Some(Rc::new(r));
+        assert_eq!(v.ready(), Some(true));
     }
 
     #[test]

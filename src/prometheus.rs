@@ -65,7 +65,7 @@ const SERVICE_FAMILIES: &[Family] = &[
     Family {
         name: "daemontools_service_ready",
         kind: "gauge",
-        help: "Whether the service is ready (absent when not known).",
+        help: "Whether the service is up and ready (up, for one without readiness source).",
         value: |v| v.ready().map(Num::from),
     },
     Family {
@@ -559,7 +559,7 @@ mod tests {
         assert!(out.contains("daemontools_service_up{service=\"web/log\"} 1\n"));
         assert!(out.contains("daemontools_service_up{service=\"db\"} 0\n"));
         assert!(out.contains("daemontools_service_ready{service=\"db\"} 0\n"));
-        assert!(!out.contains("daemontools_service_ready{service=\"web\"}"));
+        assert!(out.contains("daemontools_service_ready{service=\"web\"} 1\n"));
         assert!(out.contains(
             "daemontools_service_state_change_timestamp_seconds{service=\"web\"} 1700000000.123\n"
         ));

@@ -157,6 +157,9 @@ pub struct Exit {
     pub ending: Ending,
     pub core_dumped: bool,
     pub at: Tai64n,
+    /// supervise ended it because its watchdog expired (no `WATCHDOG=1`
+    /// in time): SIGABRT, then KILL if needed.
+    pub watchdog: bool,
 }
 
 /// The restart delay in force (from the service's `backoff` file).
@@ -179,6 +182,83 @@ pub struct Failure {
 impl Failure {
     pub fn reason(&self) -> String {
         format!("finish exited {}", self.finish_code)
+    }
+}
+
+/// The readiness sources of a run: the files `notification-fd`,
+/// `notify-socket`, `check` of the service directory, as in force when
+/// `./run` started. In JSON an array of those names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sources {
+    pub notification_fd: bool,
+    pub notify_socket: bool,
+    pub check: bool,
+}
+
+impl Sources {
+    pub const NOTIFICATION_FD: &'static str = "notification-fd";
+    pub const NOTIFY_SOCKET: &'static str = "notify-socket";
+    pub const CHECK: &'static str = "check";
+
+    pub fn is_empty(&self) -> bool {
+        !(self.notification_fd || self.notify_socket || self.check)
+    }
+
+    /// The names of the sources present, in this order: notification-fd,
+    /// notify-socket, check.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.notification_fd, Self::NOTIFICATION_FD),
+            (self.notify_socket, Self::NOTIFY_SOCKET),
+            (self.check, Self::CHECK),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// Adds the source called `name`; false for a name that is none.
+    pub fn add(&mut self, name: &str) -> bool {
+        match name {
+            Self::NOTIFICATION_FD => self.notification_fd = true,
+            Self::NOTIFY_SOCKET => self.notify_socket = true,
+            Self::CHECK => self.check = true,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Why a run with readiness sources will not become ready (until its
+/// next start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyError {
+    /// `./check` did not exit 0 within `timeout-check`.
+    CheckTimeout,
+    /// `./run` closed its notification descriptor without a newline.
+    FdClosed,
+}
+
+impl ReadyError {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadyError::CheckTimeout => "check-timeout",
+            ReadyError::FdClosed => "fd-closed",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<ReadyError> {
+        [ReadyError::CheckTimeout, ReadyError::FdClosed]
+            .into_iter()
+            .find(|e| e.name() == s)
+    }
+
+    /// For people: `check timed out`.
+    pub fn text(self) -> &'static str {
+        match self {
+            ReadyError::CheckTimeout => "check timed out",
+            ReadyError::FdClosed => "notification-fd closed without a newline",
+        }
     }
 }
 
@@ -215,6 +295,31 @@ pub struct Record {
     pub cgroup: Option<Vec<u8>>,
     /// `svc -x` was received: supervise exits once nothing runs.
     pub exiting: bool,
+    // ---- readiness (issue 13): all about the current run of `./run`;
+    // empty, null or 0 while it does not run ----
+    /// When the current run became ready: every source in `ready_sources`
+    /// said so. Never set for a run without sources.
+    pub ready: Option<Tai64n>,
+    /// The readiness sources in force for the current run.
+    pub ready_sources: Sources,
+    /// The sources that have not said ready yet in the current run.
+    pub ready_pending: Sources,
+    /// Why the current run will not become ready.
+    pub ready_error: Option<ReadyError>,
+    /// The last `STATUS=` text sent on the notify socket (the escape applied
+    /// in JSON).
+    pub status_text: Option<Vec<u8>>,
+    /// The pid the service named with `MAINPID=`, else 0.
+    pub main_pid: u32,
+    /// `RELOADING=1` was received and no `READY=1` since.
+    pub reloading: bool,
+    /// `STOPPING=1` was received.
+    pub stopping: bool,
+    /// The watchdog period in microseconds (the `watchdog` file or
+    /// `WATCHDOG_USEC=`), 0 when there is no watchdog.
+    pub watchdog_usec: u64,
+    /// Watchdog timeouts since supervise began (not only this run).
+    pub watchdog_timeouts: u64,
 }
 
 impl Record {
@@ -266,6 +371,7 @@ impl Record {
                 }
                 j.bool("core_dumped", e.core_dumped);
                 j.time("at", e.at);
+                j.bool("watchdog", e.watchdog);
                 j.end();
             }
         }
@@ -304,6 +410,28 @@ impl Record {
             Some(c) => j.bytes_value(c),
         }
         j.bool("exiting", self.exiting);
+        j.key("ready");
+        match self.ready {
+            None => j.null(),
+            Some(t) => j.time_value(t),
+        }
+        j.strs("ready_sources", &self.ready_sources.names());
+        j.strs("ready_pending", &self.ready_pending.names());
+        j.key("ready_error");
+        match self.ready_error {
+            None => j.null(),
+            Some(e) => j.string(e.name()),
+        }
+        j.key("status_text");
+        match &self.status_text {
+            None => j.null(),
+            Some(t) => j.bytes_value(t),
+        }
+        j.uint("main_pid", u64::from(self.main_pid));
+        j.bool("reloading", self.reloading);
+        j.bool("stopping", self.stopping);
+        j.uint("watchdog_usec", self.watchdog_usec);
+        j.uint("watchdog_timeouts", self.watchdog_timeouts);
         j.end();
         out.push(b'\n');
     }
@@ -343,10 +471,18 @@ impl Record {
             None | Some(Value::Null) => None,
             Some(t) => Some(parse_time(t).ok_or(BadRecord("next_start"))?),
         };
-        let cgroup = match o.get("cgroup") {
+        let cgroup = opt_bytes(o, "cgroup")?;
+        // readiness: absent in records of a supervise before it (defaults)
+        let ready = match o.get("ready") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(unescape(s).ok_or(BadRecord("cgroup"))?),
-            Some(_) => return Err(BadRecord("cgroup")),
+            Some(t) => Some(parse_time(t).ok_or(BadRecord("ready"))?),
+        };
+        let ready_error = match o.get("ready_error") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(e)) => {
+                Some(ReadyError::from_name(e).ok_or(BadRecord("ready_error"))?)
+            }
+            Some(_) => return Err(BadRecord("ready_error")),
         };
         Ok(Record {
             service: unescape(get_str(o, "service")?).ok_or(BadRecord("service"))?,
@@ -367,8 +503,64 @@ impl Record {
             kill_group: get_bool(o, "kill_group")?,
             cgroup,
             exiting: get_bool(o, "exiting")?,
+            ready,
+            ready_sources: get_sources(o, "ready_sources")?,
+            ready_pending: get_sources(o, "ready_pending")?,
+            ready_error,
+            status_text: opt_bytes(o, "status_text")?,
+            main_pid: opt_u32(o, "main_pid")?,
+            reloading: opt_bool(o, "reloading")?,
+            stopping: opt_bool(o, "stopping")?,
+            watchdog_usec: opt_u64(o, "watchdog_usec")?,
+            watchdog_timeouts: opt_u64(o, "watchdog_timeouts")?,
         })
     }
+}
+
+/// An optional escaped string (null or absent: None).
+fn opt_bytes(o: &Map<String, Value>, k: &'static str) -> Result<Option<Vec<u8>>, BadRecord> {
+    match o.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(unescape(s).ok_or(BadRecord(k))?)),
+        Some(_) => Err(BadRecord(k)),
+    }
+}
+
+/// A number added after version 1's first fields: 0 when absent.
+fn opt_u64(o: &Map<String, Value>, k: &'static str) -> Result<u64, BadRecord> {
+    match o.get(k) {
+        None => Ok(0),
+        Some(v) => v.as_u64().ok_or(BadRecord(k)),
+    }
+}
+
+fn opt_u32(o: &Map<String, Value>, k: &'static str) -> Result<u32, BadRecord> {
+    u32::try_from(opt_u64(o, k)?).map_err(|_| BadRecord(k))
+}
+
+/// A flag added after version 1's first fields: false when absent.
+fn opt_bool(o: &Map<String, Value>, k: &'static str) -> Result<bool, BadRecord> {
+    match o.get(k) {
+        None => Ok(false),
+        Some(v) => v.as_bool().ok_or(BadRecord(k)),
+    }
+}
+
+/// An array of source names (absent: none).
+fn get_sources(o: &Map<String, Value>, k: &'static str) -> Result<Sources, BadRecord> {
+    let mut s = Sources::default();
+    match o.get(k) {
+        None => {}
+        Some(Value::Array(names)) => {
+            for n in names {
+                if !s.add(n.as_str().ok_or(BadRecord(k))?) {
+                    return Err(BadRecord(k));
+                }
+            }
+        }
+        Some(_) => return Err(BadRecord(k)),
+    }
+    Ok(s)
 }
 
 /// A record that could not be read: the field at fault.
@@ -438,6 +630,7 @@ fn parse_exit(e: &Map<String, Value>) -> Result<Exit, BadRecord> {
         ending,
         core_dumped: get_bool(e, "core_dumped")?,
         at: get_time(e, "at")?,
+        watchdog: opt_bool(e, "watchdog")?,
     })
 }
 
@@ -507,6 +700,19 @@ impl<'a> Writer<'a> {
     fn str(&mut self, k: &str, v: &str) {
         self.key(k);
         self.string(v);
+    }
+
+    /// An array of strings.
+    fn strs(&mut self, k: &str, v: &[&str]) {
+        self.key(k);
+        self.out.push(b'[');
+        for (i, s) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.string(s);
+        }
+        self.out.push(b']');
     }
 
     fn bytes(&mut self, k: &str, v: &[u8]) {
@@ -681,6 +887,7 @@ pub(crate) fn sample() -> Record {
             ending: Ending::Signal(11),
             core_dumped: true,
             at: Tai64n::from_unix(1_700_000_000, 123_456),
+            watchdog: false,
         }),
         next_start: Some(Tai64n::from_unix(1_700_000_004, 123_456)),
         backoff: Some(Backoff {
@@ -692,6 +899,16 @@ pub(crate) fn sample() -> Record {
         kill_group: true,
         cgroup: Some(b"/sys/fs/cgroup/a b\xff".to_vec()),
         exiting: false,
+        ready: None,
+        ready_sources: Sources::default(),
+        ready_pending: Sources::default(),
+        ready_error: None,
+        status_text: None,
+        main_pid: 0,
+        reloading: false,
+        stopping: false,
+        watchdog_usec: 0,
+        watchdog_timeouts: 0,
     }
 }
 
@@ -752,6 +969,7 @@ mod tests {
                 ending: sig.map_or(Ending::Code(code), Ending::Signal),
                 core_dumped: sig.is_some(),
                 at: t(secs, us),
+                watchdog: sig == Some(6),
             });
             let text = json(&r);
             let v: Value = serde_json::from_slice(&text).unwrap();
@@ -792,6 +1010,7 @@ mod tests {
             ending: Ending::Code(3),
             core_dumped: false,
             at: r.since,
+            watchdog: false,
         });
         r.failed = Some(Failure {
             finish_code: 125,
@@ -850,6 +1069,111 @@ mod tests {
         assert_eq!(r.since, t(1_700_000_000, 123_456));
         // and what the writer makes of it is the same text
         assert_eq!(json(&r), text);
+    }
+
+    /// A ready service with every readiness field set.
+    fn ready_sample() -> Record {
+        let mut r = sample();
+        r.state = State::Up;
+        r.pid = 4243;
+        r.next_start = None;
+        r.backoff = None;
+        r.ready = Some(t(1_700_000_001, 5));
+        r.ready_sources = Sources {
+            notification_fd: true,
+            notify_socket: true,
+            check: true,
+        };
+        r.ready_pending = Sources {
+            check: true,
+            ..Sources::default()
+        };
+        r.ready_error = Some(ReadyError::CheckTimeout);
+        r.status_text = Some(b"50% done \"\xff".to_vec());
+        r.main_pid = 4250;
+        r.reloading = true;
+        r.stopping = true;
+        r.watchdog_usec = 5_000_000;
+        r.watchdog_timeouts = 2;
+        r.last_exit.as_mut().unwrap().watchdog = true;
+        r
+    }
+
+    #[test]
+    fn readiness_fields_round_trip_and_read_as_documented() {
+        let r = ready_sample();
+        let text = json(&r);
+        let v: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(v["ready"]["unix"].as_f64(), Some(1_700_000_001.000005));
+        assert_eq!(
+            v["ready_sources"],
+            serde_json::json!(["notification-fd", "notify-socket", "check"])
+        );
+        assert_eq!(v["ready_pending"], serde_json::json!(["check"]));
+        assert_eq!(v["ready_error"], "check-timeout");
+        assert_eq!(v["status_text"], "50%25 done \"%FF");
+        assert_eq!(v["main_pid"], 4250);
+        assert_eq!(v["reloading"], true);
+        assert_eq!(v["stopping"], true);
+        assert_eq!(v["watchdog_usec"], 5_000_000);
+        assert_eq!(v["watchdog_timeouts"], 2);
+        assert_eq!(v["last_exit"]["watchdog"], true);
+        assert_eq!(Record::parse(&text).unwrap(), r);
+        // an unready service without sources: empty arrays, nulls
+        let text = json(&sample());
+        let v: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(v["ready"], Value::Null);
+        assert_eq!(v["ready_sources"], serde_json::json!([]));
+        assert_eq!(v["ready_error"], Value::Null);
+        assert_eq!(v["status_text"], Value::Null);
+        assert_eq!(v["main_pid"], 0);
+    }
+
+    #[test]
+    fn a_record_without_readiness_fields_reads_with_defaults() {
+        // what supervise wrote before readiness existed
+        let full = String::from_utf8(json(&sample())).unwrap();
+        let cut = full.find(",\"ready\":").unwrap();
+        let old = format!("{}}}", &full[..cut]).replace(",\"watchdog\":false", "");
+        assert_eq!(Record::parse(old.as_bytes()).unwrap(), sample());
+        // what it cannot trust
+        for (from, to, field) in [
+            (
+                "\"ready_sources\":[]",
+                "\"ready_sources\":[\"fd\"]",
+                "ready_sources",
+            ),
+            (
+                "\"ready_pending\":[]",
+                "\"ready_pending\":3",
+                "ready_pending",
+            ),
+            (
+                "\"ready_error\":null",
+                "\"ready_error\":\"late\"",
+                "ready_error",
+            ),
+            ("\"main_pid\":0", "\"main_pid\":-1", "main_pid"),
+            (
+                "\"status_text\":null",
+                "\"status_text\":\"%\"",
+                "status_text",
+            ),
+        ] {
+            let bad = full.replace(from, to);
+            assert_eq!(Record::parse(bad.as_bytes()).unwrap_err(), BadRecord(field));
+        }
+    }
+
+    #[test]
+    fn sources_names() {
+        let mut s = Sources::default();
+        assert!(s.is_empty() && s.names().is_empty());
+        assert!(s.add("check") && s.add("notification-fd") && !s.add("nope"));
+        assert_eq!(s.names(), vec!["notification-fd", "check"]);
+        for e in [ReadyError::CheckTimeout, ReadyError::FdClosed] {
+            assert_eq!(ReadyError::from_name(e.name()), Some(e));
+        }
     }
 
     #[test]

@@ -268,6 +268,17 @@ impl Machine {
             kill_group: self.mode.group,
             cgroup: None,
             exiting: self.exit_requested,
+            // readiness (issue 13) fills these in
+            ready: None,
+            ready_sources: Default::default(),
+            ready_pending: Default::default(),
+            ready_error: None,
+            status_text: None,
+            main_pid: 0,
+            reloading: false,
+            stopping: false,
+            watchdog_usec: 0,
+            watchdog_timeouts: 0,
         }
     }
 
@@ -323,6 +334,7 @@ impl Machine {
             ending: death.ending,
             core_dumped: death.core_dumped,
             at: now.wall,
+            watchdog: false,
         });
         self.planned = None;
         self.backoff = None;

@@ -144,6 +144,7 @@ mod tests {
             ending: Ending::Code(1),
             core_dumped: false,
             at: t(100),
+            watchdog: false,
         });
         r.next_start = Some(t(106));
         r
@@ -174,6 +175,7 @@ mod tests {
             ending: Ending::Signal(11),
             core_dumped: true,
             at: t(100),
+            watchdog: false,
         });
         r.next_start = None;
         r.failed = Some(Failure {

@@ -83,6 +83,8 @@ impl Serialize for Json<'_> {
         m.serialize_entry("paused", &v.paused())?;
         m.serialize_entry("normally_up", &v.normally_up)?;
         m.serialize_entry("ready", &v.ready())?;
+        let ready_error = v.record.as_ref().and_then(|r| r.ready_error);
+        m.serialize_entry("ready_error", &ready_error.map(record::ReadyError::name))?;
         m.serialize_entry("starts", &v.starts())?;
         m.serialize_entry("last_exit", &v.last_exit().map(LastExit))?;
         m.serialize_entry("error", &v.error)?;
@@ -146,6 +148,7 @@ mod tests {
             ending: Ending::Signal(9),
             core_dumped: false,
             at: Tai64n::from_unix(1_700_000_000, 500_000),
+            watchdog: false,
         });
         let v = View {
             name: b"/service/a \"b\"\xff".to_vec(),
@@ -185,6 +188,7 @@ mod tests {
             "paused",
             "normally_up",
             "ready",
+            "ready_error",
             "starts",
             "last_exit",
             "error",
@@ -207,7 +211,8 @@ mod tests {
             (j["want"].as_str(), j["paused"].as_bool()),
             (Some("up"), Some(true))
         );
-        assert_eq!(j["ready"], Value::Null);
+        assert_eq!(j["ready"], true);
+        assert_eq!(j["ready_error"], Value::Null);
         assert_eq!(j["starts"], 7);
         assert_eq!(j["last_exit"]["signal_name"], "SIGKILL");
         assert_eq!(j["last_exit"]["code"], Value::Null);
