@@ -352,14 +352,13 @@ impl Supervise<'_> {
             self.json_due = self.replace("status", &rec);
             return;
         }
+        // runsv's order: pid, stat, then status
         let files = self.runit_facts().files();
         let mut long = [0u8; status::LEN + 2];
         long[..status::LEN].copy_from_slice(&rec);
         long[status::LEN..].copy_from_slice(&files.tail);
+        self.runit_files(files);
         self.json_due = self.replace("status", &long);
-        if self.json_due {
-            self.runit_files(files);
-        }
     }
 
     /// Whether runit's view is on: `runit-view` here, or, for a log
@@ -382,12 +381,12 @@ impl Supervise<'_> {
         }
     }
 
-    /// Writes runit's `stat` and `pid` where they changed.
+    /// Writes runit's `pid` and `stat` where they changed.
     fn runit_files(&mut self, files: runit::Files) {
         let last = self.runit_last.take().unwrap_or_default();
         if last.stat != files.stat || last.pid != files.pid || last.stat.is_empty() {
-            self.replace("stat", files.stat.as_bytes());
             self.replace("pid", files.pid.as_bytes());
+            self.replace("stat", files.stat.as_bytes());
         }
         self.runit_last = Some(files);
     }
@@ -401,15 +400,14 @@ impl Supervise<'_> {
         if *last == files {
             return;
         }
-        if last.tail != files.tail {
+        let tail = (last.tail != files.tail).then_some(files.tail);
+        self.runit_files(files);
+        if let Some(tail) = tail {
             let mut long = [0u8; status::LEN + 2];
             long[..status::LEN].copy_from_slice(&self.m.status().encode());
-            long[status::LEN..].copy_from_slice(&files.tail);
-            if !self.replace("status", &long) {
-                return;
-            }
+            long[status::LEN..].copy_from_slice(&tail);
+            self.replace("status", &long);
         }
-        self.runit_files(files);
     }
 
     /// Writes supervise/status.json if a transition is not in it yet.
