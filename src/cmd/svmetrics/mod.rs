@@ -23,8 +23,8 @@ use server::{Handler, Limits, Response, Server};
 const PROG: &str = "svmetrics";
 
 /// Where it listens by default: loopback only (the metrics name every
-/// service and pid; exposing them is a choice), on the port listed for
-/// it among the Prometheus exporters' default ports.
+/// service and pid; exposing them is a choice), on a port among those
+/// Prometheus exporters use by convention (9100-9999).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9177";
 
 const HELP: Help = Help {
