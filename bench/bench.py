@@ -7,7 +7,8 @@ Debian packages when apt-get is available, then runs this file).
 
     bench/run [--quick | --full] [--only SECTIONS] [--ours DIR]
 
-Sections: tree (memory per service, time until N up, idle CPU), pickup
+Sections: tree (memory per service, time until N up, idle CPU), idle (only
+the idle CPU, 60 s window), pickup
 (new link -> up, restart, down, crash -> next start), calls (per-call
 cost of svc/svstat/svok), logging (multilog vs multilog, s6-log, svlogd,
 cat > file), tai64n (tai64n, tai64nlocal).
@@ -971,8 +972,18 @@ def file_digest(path):
     return h.hexdigest()
 
 
+def section_idle(impls, reaper, work, res, cfg):
+    """Only the idle CPU of the trees (the first tree size, 60 s window even
+    in quick mode): all trees running at once, in the same window."""
+    impls = with_scanner(impls, "idle")
+    if impls:
+        n = cfg["tree_sizes"][0]
+        idle_cpu(impls, reaper, work, res, dict(cfg, idle_secs=60), n, f"Idle tree, {n} services")
+
+
 SECTIONS = {
     "tree": section_tree,
+    "idle": section_idle,
     "pickup": section_link,
     "calls": section_calls,
     "logging": section_logging,

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Benchmark: multilog, tai64n and tai64nlocal against Debian's daemontools
 # (and `cat > file`), side by side, interleaved, on ~200 MB of realistic
-# log lines. Prints a markdown table of median wall-clock times and ratios
-# and checks line counts / outputs of every run.
+# log lines. Prints a markdown table of median wall-clock times (with the
+# range over the repetitions) and ratios, and checks line counts / outputs
+# of every run. multilog is timed twice: reading a file, and fed through a
+# pipe by cat(1), the way a supervised service feeds it (`cat | cat > file`
+# is then the yardstick).
 #
 #   bench/logging.sh [MB] [REPS]      defaults: 200 MB, 5 repetitions
 #
@@ -48,6 +51,11 @@ ml_run() { # ml_run IMPL INPUT DIR PATTERN...
   rm -rf "$dir"
   "$impl/multilog" t "$@" s1048576 n1000 "$dir" < "$input"
 }
+ml_pipe() { # ml_pipe IMPL INPUT DIR PATTERN...: the same, fed through a pipe
+  impl=$1 input=$2 dir=$3; shift 3
+  rm -rf "$dir"
+  cat "$input" | "$impl/multilog" t "$@" s1048576 n1000 "$dir"
+}
 lines_in() { cat "$1"/@* "$1"/current | wc -l; }
 stripped_sum() { cat "$1"/@* "$1"/current | cut -c27- | md5sum | cut -d' ' -f1; }
 
@@ -55,17 +63,21 @@ stripped_sum() { cat "$1"/@* "$1"/current | cut -c27- | md5sum | cut -d' ' -f1; 
 for rep in $(seq "$REPS"); do
   echo "repetition $rep/$REPS ..." >&2
   for mix in mail mixed; do
-    timed "multilog-$mix-ours" ml_run "$OURS" "$W/$mix.log" "$W/d-ours" "$@"
-    timed "multilog-$mix-ref" ml_run "$REF" "$W/$mix.log" "$W/d-ref" "$@"
-    timed "cat-$mix" sh -c "cat '$W/$mix.log' > '$W/cat.out'"
-    a=$(lines_in "$W/d-ours"); b=$(lines_in "$W/d-ref")
-    [ "$a" = "$b" ] && [ "$a" -gt 0 ] || { echo "multilog $mix: $a lines, reference $b" >&2; exit 1; }
-    if [ "$rep" = 1 ]; then
-      [ "$(stripped_sum "$W/d-ours")" = "$(stripped_sum "$W/d-ref")" ] \
-        || { echo "multilog $mix: contents differ from the reference" >&2; exit 1; }
-      echo "multilog $mix: $a of $(wc -l < "$W/$mix.log") lines kept, same as the reference" >&2
-    fi
-    rm -rf "$W/d-ours" "$W/d-ref" "$W/cat.out"
+    for feed in file pipe; do
+      run=ml_run; catcmd="cat '$W/$mix.log' > '$W/cat.out'"
+      [ "$feed" = pipe ] && { run=ml_pipe; catcmd="cat '$W/$mix.log' | cat > '$W/cat.out'"; }
+      timed "multilog-$mix-$feed-ours" $run "$OURS" "$W/$mix.log" "$W/d-ours" "$@"
+      timed "multilog-$mix-$feed-ref" $run "$REF" "$W/$mix.log" "$W/d-ref" "$@"
+      timed "cat-$mix-$feed" sh -c "$catcmd"
+      a=$(lines_in "$W/d-ours"); b=$(lines_in "$W/d-ref")
+      [ "$a" = "$b" ] && [ "$a" -gt 0 ] || { echo "multilog $mix ($feed): $a lines, reference $b" >&2; exit 1; }
+      if [ "$rep" = 1 ]; then
+        [ "$(stripped_sum "$W/d-ours")" = "$(stripped_sum "$W/d-ref")" ] \
+          || { echo "multilog $mix ($feed): contents differ from the reference" >&2; exit 1; }
+        echo "multilog $mix ($feed): $a of $(wc -l < "$W/$mix.log") lines kept, same as the reference" >&2
+      fi
+      rm -rf "$W/d-ours" "$W/d-ref" "$W/cat.out"
+    done
   done
   timed tai64n-ours sh -c "'$OURS/tai64n' < '$W/mixed.log' > '$W/o-ours'"
   timed tai64n-ref sh -c "'$REF/tai64n' < '$W/mixed.log' > '$W/o-ref'"
@@ -77,20 +89,21 @@ for rep in $(seq "$REPS"); do
   rm -f "$W/o-ours" "$W/o-ref"
 done
 
-median() { grep "^$1 " "$W/times" | cut -d' ' -f2 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-sec() { awk -v u="$1" 'BEGIN {printf "%.3f", u / 1000000}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+. bench/times.sh
 
 echo
-echo "| program | input | ours (s) | daemontools (s) | speed-up | cat > file (s) | ours vs cat |"
-echo "|---|---|---|---|---|---|---|"
+echo "| program | input | fed from | ours (s) | daemontools (s) | speed-up | cat (s) | ours vs cat |"
+echo "|---|---|---|---|---|---|---|---|"
 for mix in mail mixed; do
-  o=$(median "multilog-$mix-ours"); r=$(median "multilog-$mix-ref"); c=$(median "cat-$mix")
-  echo "| multilog t, 10 \`-\` patterns, s1048576 | $mix, $(wc -l < "$W/$mix.log") lines | $(sec "$o") | $(sec "$r") | $(ratio "$r" "$o")x | $(sec "$c") | $(ratio "$c" "$o")x |"
+  for feed in file pipe; do
+    o="multilog-$mix-$feed-ours"; r="multilog-$mix-$feed-ref"; c="cat-$mix-$feed"
+    how="a file (\`< file\`; cat: \`cat file > out\`)"
+    [ "$feed" = pipe ] && how="a pipe (\`cat file |\`; cat: \`cat file | cat > out\`)"
+    echo "| multilog t, 10 \`-\` patterns, s1048576 | $mix, $(wc -l < "$W/$mix.log") lines | $how | $(spread "$o") | $(spread "$r") | $(ratios "$r" "$o") | $(spread "$c") | $(ratios "$c" "$o") |"
+  done
 done
-o=$(median tai64n-ours); r=$(median tai64n-ref)
-echo "| tai64n | mixed, $(wc -l < "$W/mixed.log") lines | $(sec "$o") | $(sec "$r") | $(ratio "$r" "$o")x | | |"
-o=$(median tai64nlocal-ours); r=$(median tai64nlocal-ref)
-echo "| tai64nlocal | stamped, $(wc -l < "$W/stamped.log") lines | $(sec "$o") | $(sec "$r") | $(ratio "$r" "$o")x | | |"
+echo "| tai64n | mixed, $(wc -l < "$W/mixed.log") lines | a file | $(spread tai64n-ours) | $(spread tai64n-ref) | $(ratios tai64n-ref tai64n-ours) | | |"
+echo "| tai64nlocal | stamped, $(wc -l < "$W/stamped.log") lines | a file | $(spread tai64nlocal-ours) | $(spread tai64nlocal-ref) | $(ratios tai64nlocal-ref tai64nlocal-ours) | | |"
 echo
-echo "medians of $REPS interleaved runs, ${MB} MB inputs, work files in $BASE"
+echo "medians of $REPS interleaved runs (in brackets: lowest–highest; for ratios the"
+echo "worst and best pairing), ${MB} MB inputs, work files in $BASE"

@@ -380,13 +380,13 @@ impl Reader {
             self.path = path;
             return Some(Record::parse(text).map(Rc::new));
         };
-        if let Some(hit) = cache.get_mut(path.as_slice()) {
-            if hit.text == text {
-                hit.round = round;
-                let r = Rc::clone(&hit.record);
-                self.path = path;
-                return Some(Ok(r));
-            }
+        if let Some(hit) = cache.get_mut(path.as_slice())
+            && hit.text == text
+        {
+            hit.round = round;
+            let r = Rc::clone(&hit.record);
+            self.path = path;
+            return Some(Ok(r));
         }
         let parsed = Record::parse(text).map(Rc::new);
         if let Ok(r) = &parsed {

@@ -1,76 +1,290 @@
-//! Crash safety: multilog is fed a numbered stream through a pipe and
-//! killed with SIGKILL at many random points (during writes, rotations,
-//! processor runs and start-up recovery), then restarted on the same pipe.
+//! Crash safety: multilog is fed through a pipe that holds a backlog and
+//! stays open (as svscan holds it), and is killed with SIGKILL at many
+//! random points (while writing, during rotations, while a processor
+//! runs, during start-up recovery), then restarted on the same pipe; a
+//! last multilog runs to the end of the input.
 //!
-//! At each kill, multilog (and its processor) is first stopped and the log
-//! directory read: every line found there has been *accepted* (it is in a
-//! file). Afterwards every accepted line must appear exactly once, all
-//! lines must be in order without duplicates, and lines may be missing
-//! only right after a kill point (input that multilog had read but not yet
-//! written, as with daemontools, at most one read's worth).
+//! Every line of the input carries its own byte offset in the input (and
+//! long lines carry the offset of every 11 bytes), so every piece found in
+//! the log directories (`current`, `@*.s`, `@*.u`, stamps removed) is
+//! located exactly in the input. The test then checks what issue 10 asks:
+//! no complete line is lost, no line under 1000 bytes is ever torn, and
+//! what a kill makes the next multilog log again is at most 4 KiB of
+//! input.
 
 use crate::support;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::logs::{Rng, archives};
+use crate::support::logs::Rng;
 
-/// The shortest input line is 13 bytes and multilog reads at most 64 KiB
-/// at a time: the most lines one kill can lose.
-const MAX_LOST_PER_KILL: u64 = 65536 / 13 + 2;
+/// What a kill may make the next multilog log again (issue 10).
+const MAX_DOUBLED: u64 = 4096;
+/// Lines shorter than this are never torn.
+const WHOLE: usize = 1000;
 
-fn line(i: u64) -> String {
-    format!("L{i:08}:{}:E\n", "x".repeat((i % 50) as usize))
+/// The input: lines that name their own offset. Short lines are
+/// `L<offset>:xxx\n`; long ones `B<offset>:` then `+<offset>` every 11
+/// bytes, then `\n`.
+struct Input {
+    data: Vec<u8>,
+    /// (start, end) of every line, the newline included.
+    lines: Vec<(usize, usize)>,
 }
 
-/// The line number if `text` (stamp removed) is a complete line.
-fn parse(text: &[u8]) -> Option<u64> {
-    let s = std::str::from_utf8(text).ok()?;
-    let n: u64 = s.get(1..9)?.parse().ok()?;
-    (s.starts_with('L') && s == line(n).trim_end_matches('\n')).then_some(n)
+impl Input {
+    fn new(rng: &mut Rng, total: usize) -> Input {
+        let mut data = Vec::new();
+        let mut lines = Vec::new();
+        // Long lines, in the first 400 KB (the kills are over before the
+        // writer gets much further): a few of 1000-5000 bytes, two longer
+        // than a pipe holds (64 KiB).
+        let mut long_at: Vec<(usize, usize)> = (0..10)
+            .map(|_| (rng.below(400_000) as usize, 1000 + rng.below(4000) as usize))
+            .collect();
+        long_at.push((30_000, 90_000));
+        long_at.push((200_000, 140_000));
+        long_at.sort();
+        let mut next_long = 0;
+        while data.len() < total {
+            let start = data.len();
+            if next_long < long_at.len() && start >= long_at[next_long].0 {
+                let len = long_at[next_long].1;
+                next_long += 1;
+                data.extend_from_slice(format!("B{start:010}:").as_bytes());
+                while data.len() + 12 <= start + len {
+                    let at = data.len();
+                    data.extend_from_slice(format!("+{at:010}").as_bytes());
+                }
+            } else {
+                data.extend_from_slice(format!("L{start:010}:").as_bytes());
+                let fill = rng.below(100) as usize;
+                data.extend(std::iter::repeat_n(b'x', fill));
+            }
+            data.push(b'\n');
+            lines.push((start, data.len()));
+        }
+        Input { data, lines }
+    }
+
+    /// Keeps the first `n` bytes (a whole number of lines).
+    fn truncate(&mut self, n: usize) {
+        self.data.truncate(n);
+        self.lines.retain(|l| l.1 <= n);
+        assert_eq!(self.lines.last().map_or(0, |l| l.1), n);
+    }
+
+    fn is_long(&self, line: (usize, usize)) -> bool {
+        line.1 - line.0 >= WHOLE
+    }
+
+    /// The line that contains offset `at`.
+    fn line_at(&self, at: usize) -> (usize, usize) {
+        let i = self.lines.partition_point(|l| l.1 <= at);
+        self.lines[i]
+    }
+
+    /// Where `piece` (stamp removed) lies in the input, if it can be told
+    /// from its text, after checking it byte for byte.
+    fn locate(&self, piece: &[u8]) -> Option<usize> {
+        let num = |b: &[u8]| -> Option<usize> {
+            let s = std::str::from_utf8(b.get(..10)?).ok()?;
+            s.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| s.parse().ok())?
+        };
+        let start = match piece.first() {
+            Some(b'L' | b'B') if piece.get(11) == Some(&b':') => num(&piece[1..])?,
+            _ => {
+                let i = piece.iter().position(|&c| c == b'+')?;
+                num(&piece[i + 1..])?.checked_sub(i)?
+            }
+        };
+        (self.data.get(start..start + piece.len()) == Some(piece)).then_some(start)
+    }
 }
 
-/// The line numbers of one file, in order (stamps stripped; torn lines,
-/// such as the tail of a line whose start a killed multilog had consumed,
-/// are skipped).
-fn numbers_in(path: &Path) -> Vec<u64> {
-    let Ok(data) = fs::read(path) else {
-        return Vec::new();
+/// The pieces of a log directory: located ones as (start, end) with a
+/// count, and unlocated ones (short tails of long lines) by content. A
+/// file is read once however many names it has.
+#[derive(Default, Clone)]
+struct Pieces {
+    located: BTreeMap<(usize, usize), u32>,
+    unlocated: Vec<Vec<u8>>,
+}
+
+fn pieces(dir: &Path, input: &Input) -> Pieces {
+    let mut out = Pieces::default();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return out;
     };
-    data.split(|&c| c == b'\n')
-        .filter(|l| l.len() > 26)
-        .filter_map(|l| parse(&l[26..]))
-        .collect()
-}
-
-/// Every line number found in any file of the directory.
-fn accepted(dir: &Path) -> BTreeSet<u64> {
-    let mut set = BTreeSet::new();
-    if let Ok(rd) = fs::read_dir(dir) {
-        for e in rd {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_file() {
-                set.extend(numbers_in(&e.path()));
+    // The files in the order of their contents: archives, then the files
+    // of a rotation, then `current`. While `previous` exists,
+    // `processed` is the processor's copy of it.
+    let mut names: Vec<String> = rd
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('@'))
+        .collect();
+    names.sort();
+    if !dir.join("previous").exists() {
+        names.push("processed".into());
+    }
+    names.extend(["previous".into(), "current".into()]);
+    let mut inodes = std::collections::HashSet::new();
+    // Where the last file's last piece ended, if it ended inside a line.
+    let mut carry: Option<usize> = None;
+    for name in names {
+        let path = dir.join(&name);
+        let Ok(meta) = fs::metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() || !inodes.insert(meta.ino()) {
+            continue;
+        }
+        let data = fs::read(&path).unwrap();
+        let texts: Vec<&[u8]> = data
+            .split_inclusive(|&c| c == b'\n')
+            .enumerate()
+            .map(|(i, line)| {
+                let stamped = line.len() >= 26 && line[0] == b'@' && line[25] == b' ';
+                // Only a long line continued from the last file (split by
+                // the size limit, as in 0.76) starts a file without a stamp.
+                assert!(
+                    stamped || i == 0,
+                    "{name}: a piece without its stamp: {:?}",
+                    String::from_utf8_lossy(&line[..line.len().min(60)])
+                );
+                if stamped { &line[26..] } else { line }
+            })
+            .collect();
+        let fits = |at: usize, text: &[u8]| input.data.get(at..at + text.len()) == Some(text);
+        let mut at: Vec<Option<usize>> = texts.iter().map(|t| input.locate(t)).collect();
+        // A piece too short to name its offset: the continuation of the
+        // last file's last piece, or the end of a long line that a kill
+        // split, just before the next piece of its file.
+        if let (Some(c), Some(None)) = (carry, at.first())
+            && !data.starts_with(b"@")
+            && fits(c, texts[0])
+        {
+            at[0] = Some(c);
+        }
+        for i in (0..texts.len().saturating_sub(1)).rev() {
+            if at[i].is_none() {
+                at[i] = at[i + 1]
+                    .and_then(|n| n.checked_sub(texts[i].len()))
+                    .filter(|&n| fits(n, texts[i]));
             }
         }
+        carry = None;
+        for (text, at) in texts.iter().zip(&at) {
+            match at {
+                Some(s) => *out.located.entry((*s, s + text.len())).or_default() += 1,
+                None => out.unlocated.push(text.to_vec()),
+            }
+            carry = at
+                .filter(|_| !text.ends_with(b"\n"))
+                .map(|s| s + text.len());
+        }
     }
-    set
+    out
 }
 
-/// The final log: archives oldest first, then current.
-fn final_sequence(dir: &Path) -> Vec<u64> {
-    let mut v = Vec::new();
-    for n in archives(dir) {
-        v.extend(numbers_in(&dir.join(n)));
+/// Checks a finished log directory against the input: every short line
+/// is there whole at least once and never in pieces; every long line is
+/// covered by its pieces. Returns the number of bytes logged twice.
+fn check_final(dir: &Path, input: &Input) -> u64 {
+    let p = pieces(dir, input);
+    let name = dir.display();
+    let mut logged = vec![false; input.lines.len()];
+    let mut extra = 0u64;
+    // Long lines: how far from their start the pieces reach.
+    let mut covered: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut long_pieces: Vec<(usize, usize)> = Vec::new();
+    for (&(s, e), &n) in &p.located {
+        let line = input.line_at(s);
+        if input.is_long(line) {
+            assert!(e <= line.1, "{name}: piece {s}..{e} runs past its line");
+            long_pieces.push((s, e));
+        } else {
+            assert_eq!((s, e), line, "{name}: a line under {WHOLE} bytes was torn");
+            logged[input.lines.partition_point(|l| l.0 < s)] = true;
+        }
+        extra += (e - s) as u64 * (n as u64 - 1);
     }
-    v.extend(numbers_in(&dir.join("current")));
-    v
+    long_pieces.sort();
+    for (s, e) in long_pieces {
+        let line = input.line_at(s);
+        let reach = covered.entry(line.0).or_insert(line.0);
+        if s <= *reach {
+            extra += (*reach).min(e).saturating_sub(s) as u64;
+            *reach = (*reach).max(e);
+        }
+    }
+    let mut tails = p.unlocated.clone();
+    for (i, &line) in input.lines.iter().enumerate() {
+        if !input.is_long(line) {
+            assert!(logged[i], "{name}: line {line:?} lost");
+            continue;
+        }
+        let reach = covered.get(&line.0).copied().unwrap_or(line.0);
+        if reach == line.1 {
+            continue;
+        }
+        // The rest of a torn long line too short to name its offset.
+        let k = tails
+            .iter()
+            .position(|t| {
+                t.len() <= 11
+                    && line.1 - t.len() <= reach
+                    && input.data[line.1 - t.len()..line.1] == t[..]
+            })
+            .unwrap_or_else(|| {
+                panic!("{name}: long line {line:?} lost from {reach} (unlocated: {tails:?})")
+            });
+        let t = tails.swap_remove(k);
+        extra += (reach - (line.1 - t.len())) as u64;
+    }
+    // Short ends of long lines that were logged whole already (the last
+    // piece of a file, so not placed by the piece after them).
+    for t in &tails {
+        assert!(
+            t.len() <= 11
+                && input
+                    .lines
+                    .iter()
+                    .any(|&l| input.is_long(l) && input.data[l.1 - t.len()..l.1] == t[..]),
+            "{name}: a piece not from the input: {t:?}"
+        );
+        extra += t.len() as u64;
+    }
+    extra
+}
+
+/// Per run: the pieces a run logged are those in `now` that were not in
+/// `before`. A run starts where the input was consumed; what it logs
+/// again is the input between there and the end of what the last run
+/// that logged anything had logged (`frontier`). Pushes that amount.
+fn account(before: &Pieces, now: &Pieces, frontier: &mut usize, doubled: &mut Vec<u64>) {
+    let new: Vec<(usize, usize)> = now
+        .located
+        .iter()
+        .filter(|(k, n)| before.located.get(k).copied().unwrap_or(0) < **n)
+        .map(|(k, _)| *k)
+        .collect();
+    if let (Some(first), Some(last)) = (
+        new.iter().map(|&(s, _)| s).min(),
+        new.iter().map(|&(_, e)| e).max(),
+    ) {
+        doubled.push(frontier.saturating_sub(first) as u64);
+        *frontier = last;
+    }
 }
 
 fn children(pid: i32) -> Vec<i32> {
@@ -104,51 +318,120 @@ fn stopped(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
-#[test]
-fn sigkill_at_random_points_loses_no_accepted_line() {
-    let d = support::tempdir();
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let stop = stop.clone();
-        let mut w = fs::File::from(w);
-        std::thread::spawn(move || {
-            let mut i = 0u64;
-            let mut batch = String::new();
-            while !stop.load(Ordering::SeqCst) {
-                batch.clear();
-                for _ in 0..20 {
-                    batch.push_str(&line(i));
-                    i += 1;
-                }
-                w.write_all(batch.as_bytes()).unwrap();
+/// A temporary directory on tmpfs if there is one (the test is about
+/// kills, not the disk; fsyncs on a disk make it slow).
+fn fast_tempdir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::Builder::new().prefix("dtrs").tempdir_in(shm)
+    {
+        return d;
+    }
+    support::tempdir()
+}
+
+/// Where multilog's input comes from.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Source {
+    Pipe,
+    Socket,
+    File,
+}
+
+/// Writes `data` to `w` in writes of mixed sizes, mostly 4096 bytes cut
+/// anywhere in a line (as a stdio writer makes them), until `stop` is set
+/// (then it completes the line in progress) or a write fails. Returns how
+/// much it wrote.
+fn feed(mut w: fs::File, data: Vec<u8>, stop: Arc<AtomicBool>) -> usize {
+    let mut sizes = Rng(42);
+    let mut at = 0;
+    while at < data.len() {
+        let n = match sizes.below(10) {
+            0 => 1 + sizes.below(100) as usize,
+            1 => 20_000,
+            _ => 4096,
+        };
+        let mut end = (at + n).min(data.len());
+        if stop.load(Ordering::SeqCst) {
+            if data[at - 1] == b'\n' {
+                break;
             }
-            i
-        })
+            end = at + data[at..].iter().position(|&c| c == b'\n').unwrap() + 1;
+        }
+        if w.write_all(&data[at..end]).is_err() {
+            break;
+        }
+        at = end;
+    }
+    at
+}
+
+/// The scenario of issue 10: `kills` multilogs on the same input, each
+/// SIGKILLed at a random moment (every third inside a processor run),
+/// then one that runs to the end of the input. Checks that no line is
+/// lost, no line under 1000 bytes is torn, and every kill makes the next
+/// multilog log at most `MAX_DOUBLED` bytes of input again.
+fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64) {
+    let d = fast_tempdir();
+    let mut rng = Rng(seed);
+    let mut input = Input::new(&mut rng, total);
+    let stop = Arc::new(AtomicBool::new(false));
+    // The end multilog reads (every multilog gets a copy; the test holds
+    // it open between them, as svscan holds a log pipe), and the writer.
+    let (stdin, feeder): (std::os::fd::OwnedFd, _) = match source {
+        Source::Pipe => {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+            let (data, stop) = (input.data.clone(), stop.clone());
+            let w = fs::File::from(w);
+            (r, Some(std::thread::spawn(move || feed(w, data, stop))))
+        }
+        Source::Socket => {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let (data, stop) = (input.data.clone(), stop.clone());
+            let w = fs::File::from(std::os::fd::OwnedFd::from(b));
+            (
+                a.into(),
+                Some(std::thread::spawn(move || feed(w, data, stop))),
+            )
+        }
+        Source::File => {
+            let path = d.path().join("input");
+            fs::write(&path, &input.data).unwrap();
+            (fs::File::open(&path).unwrap().into(), None)
+        }
     };
-    let args = ["t", "s4096", "n100000", "./plain", "!exec cat", "./proc"];
+    let args = [
+        "t",
+        "s4096",
+        "n100000",
+        "./plain",
+        "s16384",
+        "!sleep 0.005; exec cat",
+        "./proc",
+    ];
     let dirs = [d.path().join("plain"), d.path().join("proc")];
-    let mut rng = Rng(0xdead_beef_0076);
-    // Per kill and directory: the highest line number accepted.
-    let mut frontiers: Vec<[u64; 2]> = Vec::new();
-    let mut must_have: [BTreeSet<u64>; 2] = [BTreeSet::new(), BTreeSet::new()];
+    let mut before = [Pieces::default(), Pieces::default()];
+    let mut frontier = [0usize; 2];
+    let mut doubled: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
     let (mut in_processor, mut in_rotation) = (0, 0);
-    let kills = 40;
     let t0 = Instant::now();
     for k in 0..kills {
-        let stdin = r.try_clone().unwrap();
+        let fd = stdin.try_clone().unwrap();
         let p = support::spawn(support::bin("multilog"), &args, d.path(), |c| {
-            c.stdin(Stdio::from(stdin)).stderr(Stdio::null());
+            c.stdin(Stdio::from(fd)).stderr(Stdio::null());
         });
         let pid = p.pid();
         if k % 3 == 0 {
-            // Inside a processor run.
-            support::wait_until(support::LONG, || !children(pid).is_empty());
+            // Inside a processor run (and so inside a rotation).
+            let end = Instant::now() + support::LONG;
+            while children(pid).is_empty() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         } else {
-            std::thread::sleep(Duration::from_millis(rng.below(40)));
+            std::thread::sleep(Duration::from_millis(rng.below(60)));
         }
         // Stop multilog first (a stopped process cannot fork), then its
-        // processor, if one runs.
+        // processor, if one runs; look; then kill them all.
         support::send_signal(pid, 19);
         assert!(support::wait_until(support::LONG, || stopped(pid)));
         let procs = tree(pid);
@@ -158,73 +441,125 @@ fn sigkill_at_random_points_loses_no_accepted_line() {
         if procs.len() > 1 {
             in_processor += 1;
         }
-        if dirs[1].join("previous").exists() || dirs[0].join("previous").exists() {
+        if dirs.iter().any(|d| d.join("previous").exists()) {
             in_rotation += 1;
         }
-        let mut f = [0u64; 2];
-        for (j, dir) in dirs.iter().enumerate() {
-            let acc = accepted(dir);
-            f[j] = acc.last().copied().unwrap_or(0);
-            must_have[j].extend(acc);
+        let now = [pieces(&dirs[0], &input), pieces(&dirs[1], &input)];
+        if source == Source::File {
+            // The file offset (shared with our descriptor) is where the
+            // input was consumed: every line before it is in both logs.
+            let consumed = nix::unistd::lseek(&stdin, 0, nix::unistd::Whence::SeekCur).unwrap();
+            for (j, n) in now.iter().enumerate() {
+                let reach = n.located.keys().map(|&(_, e)| e).max().unwrap_or(0);
+                assert!(
+                    consumed as usize <= reach.max(input.lines[0].0),
+                    "kill {k}: input consumed to {consumed}, {} logged to {reach}",
+                    dirs[j].display()
+                );
+            }
         }
-        frontiers.push(f);
+        for j in 0..2 {
+            account(&before[j], &now[j], &mut frontier[j], &mut doubled[j]);
+        }
+        before = now;
         for &q in procs.iter().rev() {
             support::send_signal(q, 9);
         }
         drop(p); // reaps multilog
+        // A processor killed between fork and exec held the directory's
+        // lock too: the next multilog starts once it is gone.
+        assert!(support::wait_until(support::LONG, || procs
+            .iter()
+            .all(|&q| !support::alive(q))));
     }
-    // The last run: feed the rest, then EOF.
-    let stdin = r.try_clone().unwrap();
-    drop(r);
-    let mut p = support::spawn(support::bin("multilog"), &args, d.path(), |c| {
-        c.stdin(Stdio::from(stdin));
-    });
-    std::thread::sleep(Duration::from_millis(50));
+    // The last run: the rest of the input, then EOF. The writer stops
+    // (at the end of a line); a file is cut short after a line 100 KB on.
     stop.store(true, Ordering::SeqCst);
-    // The feeder ends (and closes the pipe) only if multilog keeps
+    if source == Source::File {
+        let at = nix::unistd::lseek(&stdin, 0, nix::unistd::Whence::SeekCur).unwrap() as usize;
+        let cut = input.line_at((at + 100_000).min(input.data.len() - 1)).1;
+        fs::OpenOptions::new()
+            .write(true)
+            .open(d.path().join("input"))
+            .unwrap()
+            .set_len(cut as u64)
+            .unwrap();
+        input.truncate(cut);
+    }
+    let fd = stdin.try_clone().unwrap();
+    if source != Source::File {
+        drop(stdin);
+    }
+    let mut p = support::spawn(support::bin("multilog"), &args, d.path(), |c| {
+        c.stdin(Stdio::from(fd));
+    });
+    // The feeder ends (and closes its end) only if multilog keeps
     // reading: wait for multilog first, so a stuck one fails the test
-    // (and is killed) instead of hanging it.
+    // (and is killed, which ends the feeder) instead of hanging it.
     let st = p
-        .wait_timeout(Duration::from_secs(60))
+        .wait_timeout(Duration::from_secs(120))
         .expect("final run ends at EOF");
     assert_eq!(st.code(), Some(0));
-    let total = feeder.join().unwrap();
+    if let Some(f) = feeder {
+        input.truncate(f.join().unwrap());
+    }
     eprintln!(
-        "{kills} kills ({in_processor} in a processor run, {in_rotation} during a rotation), \
-         {total} lines, {:?}",
+        "{source:?}: {kills} kills ({in_processor} in a processor run, {in_rotation} during a \
+         rotation), {} bytes in {} lines, {:?}",
+        input.data.len(),
+        input.lines.len(),
         t0.elapsed()
     );
     assert!(
-        in_processor >= kills / 3 - 2,
+        in_processor >= kills / 3 - 1,
         "kills inside the processor: {in_processor}"
     );
-
-    for (j, dir) in dirs.iter().enumerate() {
-        let seq = final_sequence(dir);
-        // In order, no line twice.
-        for w in seq.windows(2) {
-            assert!(w[0] < w[1], "{}: {} then {}", dir.display(), w[0], w[1]);
-        }
-        let have: BTreeSet<u64> = seq.iter().copied().collect();
-        // Every accepted line is there.
-        let lost: Vec<&u64> = must_have[j].difference(&have).collect();
-        assert!(
-            lost.is_empty(),
-            "{}: accepted lines lost: {lost:?}",
-            dir.display()
+    for j in 0..2 {
+        account(
+            &before[j],
+            &pieces(&dirs[j], &input),
+            &mut frontier[j],
+            &mut doubled[j],
         );
-        // Missing lines only right after a kill point.
-        for m in (0..total).filter(|m| !have.contains(m)) {
-            assert!(
-                frontiers
-                    .iter()
-                    .any(|f| m > f[j] && m <= f[j] + MAX_LOST_PER_KILL),
-                "{}: line {m} missing, not near a kill point",
-                dir.display()
-            );
+        let extra = check_final(&dirs[j], &input);
+        eprintln!(
+            "{}: input logged twice per kill {:?}, {extra} bytes in all",
+            dirs[j].display(),
+            doubled[j]
+        );
+        for (k, &b) in doubled[j].iter().enumerate() {
+            assert!(b <= MAX_DOUBLED, "kill {k}: {b} bytes logged twice");
         }
-        // The last run lost nothing: everything after the last kill's
-        // losses is there, up to the end.
-        assert_eq!(seq.last().copied(), Some(total - 1));
+        // Every byte logged twice is accounted to a kill (but a short end
+        // of a long line that closes a file is not placed: up to 11 bytes
+        // per kill are then found only here).
+        let accounted = doubled[j].iter().sum::<u64>();
+        assert!(
+            accounted <= extra && extra <= accounted + 11 * kills as u64,
+            "{accounted} bytes logged twice accounted to kills, {extra} found"
+        );
     }
+}
+
+#[test]
+fn sigkill_with_a_backlog_in_a_pipe_loses_no_line() {
+    kills_lose_nothing(Source::Pipe, 4_000_000, 30, 0xdead_beef_0076);
+}
+
+/// Many more kills, at other points (the long tier:
+/// `cargo test --profile ci -- --include-ignored`).
+#[test]
+#[ignore = "long tier: a minute or more"]
+fn sigkill_many_times_with_a_backlog_in_a_pipe_loses_no_line() {
+    kills_lose_nothing(Source::Pipe, 40_000_000, 400, 0x0076_beef_dead);
+}
+
+#[test]
+fn sigkill_with_a_backlog_in_a_socket_loses_no_line() {
+    kills_lose_nothing(Source::Socket, 2_000_000, 12, 0x50c_0076);
+}
+
+#[test]
+fn sigkill_reading_a_file_loses_no_line() {
+    kills_lose_nothing(Source::File, 2_000_000, 12, 0xf11e_0076);
 }

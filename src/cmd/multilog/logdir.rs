@@ -22,6 +22,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, AtFlags, Flock, OFlag};
@@ -42,6 +43,13 @@ pub const OUTBUF: usize = 512;
 
 /// Committed bytes are written out once this many have gathered.
 const WRITE_HIGH: usize = 64 * 1024;
+
+/// See `near_rotation`.
+const NEAR_FULL: u64 = 4096;
+
+/// While rotations follow each other, the directory is synced at most
+/// this often (see `sync_dir`).
+const DIR_SYNC_EVERY: Duration = Duration::from_secs(1);
 
 fn fatal(parts: &[&[u8]], e: Errno) -> ! {
     msg::fatal(PROG, parts, e)
@@ -102,6 +110,13 @@ pub struct LogDir<'a> {
     committed: usize,
     /// The selection flag at this directory's position, for the current line.
     pub selected: bool,
+    /// Input bytes of the lines put here since the input was last
+    /// consumed (see `input`).
+    pub kept: u64,
+    /// Names changed (rename, link, unlink) since the directory was last
+    /// synced, and when that was.
+    dir_dirty: bool,
+    dir_synced: Instant,
 }
 
 impl<'a> LogDir<'a> {
@@ -141,6 +156,9 @@ impl<'a> LogDir<'a> {
             pend: Vec::with_capacity(WRITE_HIGH + 4 * OUTBUF + 2048),
             committed: 0,
             selected: false,
+            kept: 0,
+            dir_dirty: false,
+            dir_synced: Instant::now(),
         };
         d.restart();
         d
@@ -195,6 +213,12 @@ impl<'a> LogDir<'a> {
         let _ = fsio::coe(&fd);
         self.current = Some(fd);
         self.bytes = 0;
+    }
+
+    /// Whether `current` may fill up within the next `NEAR_FULL` bytes
+    /// (it is closed after a line that brings it to size - 2000 or more).
+    pub fn near_rotation(&self) -> bool {
+        self.bytes + NEAR_FULL >= self.size - 2000
     }
 
     /// The model size of `current` (SIGALRM rotates only when it is > 0).
@@ -259,7 +283,11 @@ impl<'a> LogDir<'a> {
             self.c_write();
         }
         if self.committed >= WRITE_HIGH {
-            self.write_out();
+            // Whole lines only: a SIGKILL never leaves part of a short
+            // line in `current` (the rest follows with the next write).
+            let n = memchr::memrchr(b'\n', &self.pend[..self.committed])
+                .map_or(self.committed, |i| i + 1);
+            self.write_prefix(n);
         }
     }
 
@@ -282,10 +310,10 @@ impl<'a> LogDir<'a> {
         if k >= self.size - self.bytes {
             k = self.size - self.bytes;
         }
-        if self.bytes + k >= self.size - 2000 {
-            if let Some(i) = memchr::memrchr(b'\n', &self.pend[start..start + k as usize]) {
-                k = i as u64 + 1;
-            }
+        if self.bytes + k >= self.size - 2000
+            && let Some(i) = memchr::memrchr(b'\n', &self.pend[start..start + k as usize])
+        {
+            k = i as u64 + 1;
         }
         self.committed += k as usize;
         self.bytes += k;
@@ -296,29 +324,63 @@ impl<'a> LogDir<'a> {
 
     /// Writes the committed bytes to `current`, pausing on every failure
     /// (disk full, EIO, EFBIG) and never dropping a byte.
-    fn write_out(&mut self) {
+    pub fn write_out(&mut self) {
+        self.write_prefix(self.committed);
+    }
+
+    /// Writes the first `n` committed bytes to `current` (see `write_out`).
+    fn write_prefix(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
         mark_slow();
         let mut done = 0;
-        while done < self.committed {
+        while done < n {
             let fd = self.current.as_ref().expect("current is open");
-            match nix::unistd::write(fd, &self.pend[done..self.committed]) {
-                Ok(n) if n > 0 => done += n,
+            match nix::unistd::write(fd, &self.pend[done..n]) {
+                Ok(k) if k > 0 => done += k,
                 r => {
                     let e = r.err().unwrap_or_else(Errno::last);
                     pause(&[b"unable to write to ", self.name, b"/current"], Some(e));
                 }
             }
         }
-        let tail = self.pend.len() - self.committed;
-        self.pend.copy_within(self.committed.., 0);
+        let tail = self.pend.len() - n;
+        self.pend.copy_within(n.., 0);
         self.pend.truncate(tail);
-        self.committed = 0;
+        self.committed -= n;
     }
 
-    /// fsync of the directory itself after renames and links: not in 0.76
-    /// (spec §6.15 item 4); it only makes the names durable. Best effort.
-    fn sync_dir(&self) {
-        let _ = nix::unistd::fsync(&self.dirfd);
+    /// After renames, links and unlinks: fsync of the directory itself,
+    /// which 0.76 never does
+    /// (doc/multilog.8.md, "Directory sync"). It makes the names
+    /// durable (an archive keeps its `.s` name and `state` its new
+    /// contents across a power loss); no data depends on it: `current`,
+    /// `processed` and `newstate` are synced before they are renamed, and
+    /// recovery handles any older set of names. An fsync costs about as
+    /// much as the rotation's own, so it is put off: it is done before
+    /// multilog sleeps waiting for input (`sync_dir_now`), at exit, and
+    /// while rotations follow each other at most once per
+    /// `DIR_SYNC_EVERY`. Best effort.
+    fn sync_dir(&mut self) {
+        self.dir_dirty = true;
+        if self.dir_synced.elapsed() >= DIR_SYNC_EVERY {
+            self.sync_dir_now();
+        }
+    }
+
+    /// Whether names changed since the last directory sync.
+    pub fn dir_sync_pending(&self) -> bool {
+        self.dir_dirty
+    }
+
+    /// The put-off directory sync, if one is pending.
+    pub fn sync_dir_now(&mut self) {
+        if self.dir_dirty {
+            let _ = nix::unistd::fsync(&self.dirfd);
+            self.dir_dirty = false;
+            self.dir_synced = Instant::now();
+        }
     }
 
     /// Rotation ("current is full"), each step retried until it works.
@@ -340,7 +402,6 @@ impl<'a> LogDir<'a> {
             &[b"unable to rename current to previous in directory ", name],
             || rename(b"current", b"previous"),
         );
-        self.sync_dir();
         let fd = retry(&[b"unable to create ", name, b"/current"], || {
             fsio::open_append(b"current")
         });
@@ -383,12 +444,11 @@ impl<'a> LogDir<'a> {
             &[b"unable to rename newstate to state in directory ", name],
             || rename(b"newstate", b"state"),
         );
-        self.sync_dir();
         self.finish(b"processed", b's');
     }
 
-    /// Runs the processor until it exits 0 (§6.10), pausing after every
-    /// failure.
+    /// Runs the processor until it exits 0 (doc/multilog.8.md, "Log
+    /// directories"), pausing after every failure.
     fn run_processor(&self) {
         let name = self.name;
         let argv = self.processor.as_ref().expect("processor set");
@@ -473,10 +533,11 @@ impl<'a> LogDir<'a> {
         retry(&[b"unable to set mode of ", name, b"/current"], || {
             fchmod(cur, 0o744)
         });
+        self.sync_dir_now();
     }
 }
 
-/// The processor child (§6.10): TERM and ALRM back to default and
+/// The processor child (doc/multilog.8.md, "Log directories"): TERM and ALRM back to default and
 /// unblocked, `previous` on fd 0, `processed` on 1, `state` on 4,
 /// `newstate` on 5, then `/bin/sh -c CMD`. Returns only on failure.
 fn start_processor(argv: &[CString; 3]) -> Errno {

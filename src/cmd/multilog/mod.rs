@@ -2,14 +2,16 @@
 //! patterns and appends them to log directories, alerts and status files
 //! (daemontools 0.76).
 //!
-//! Input is read in large blocks, but processed as the reference's
-//! sequence of 1024-byte reads: at every 1024-byte boundary of a block the
-//! directories' output buffers are flushed (this fixes where rotations
-//! fall), and everything the reference does "before every read" that can
-//! only happen in read(2) (signals, writing to disk) happens before our own
-//! read(2). For input from a regular file the files written are exactly the
-//! reference's; from a pipe they are what the reference writes for some
-//! arrival timing of the same bytes. See doc/multilog.8.md.
+//! Input comes in large blocks (`input`), but is processed as the
+//! reference's sequence of 1024-byte reads: at every 1024-byte boundary of
+//! a block the directories' output buffers are flushed (this fixes where
+//! rotations fall), and everything the reference does "before every read"
+//! that can only happen in read(2) (signals, writing to disk) happens
+//! before we take more input. For input from a regular file the files
+//! written are exactly the reference's; from a pipe they are what the
+//! reference writes for some arrival timing of the same bytes. Input is
+//! consumed only after the lines it holds are written, so a SIGKILL loses
+//! no complete line (see `input`). See doc/multilog.8.md.
 
 use std::os::fd::OwnedFd;
 
@@ -17,6 +19,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Whence;
 
+mod input;
 mod logdir;
 pub mod pattern;
 pub mod script;
@@ -26,8 +29,9 @@ use std::time::Duration;
 
 use crate::fsio;
 use crate::msg::{self, Line};
-use crate::sys::{self, Flag};
+use crate::sys::{self, Flag, StdFd};
 use crate::tai64::Stamper;
+use input::{BLOCK, Input};
 use logdir::LogDir;
 use pattern::{AnyOf, Pattern, Skips};
 use script::{Action, parse};
@@ -45,8 +49,6 @@ pub const STATUS_LEN: usize = 1001;
 pub const ALERT_MAX: usize = 200;
 /// The reference's read size; flush points fall at these boundaries.
 const VREAD: usize = 1024;
-/// Our read(2) size.
-const READ_SIZE: usize = 64 * 1024;
 /// Lines that start within this many bytes (a whole number of the
 /// reference's reads) share one clock reading for `t` (see `lines`).
 const STAMP_SPAN: usize = 16 * VREAD;
@@ -219,7 +221,47 @@ impl Outputs<'_> {
         }
     }
 
-    /// Before our read(2): status files, every byte to disk, then a
+    /// Writes every committed byte of every directory to its `current`
+    /// (before input is consumed).
+    fn write_committed(&mut self) {
+        for d in &mut self.dirs {
+            d.write_out();
+        }
+    }
+
+    /// The most input any directory took (as lines to log) since the
+    /// input was last consumed: what a SIGKILL now would have the next
+    /// multilog log again.
+    fn kept(&self) -> u64 {
+        self.dirs.iter().map(|d| d.kept).max().unwrap_or(0)
+    }
+
+    /// After the input was consumed up to where the lines delivered end.
+    fn consumed(&mut self) {
+        for d in &mut self.dirs {
+            d.kept = 0;
+        }
+    }
+
+    /// Whether a directory may rotate within the next few KiB of output.
+    fn near_rotation(&self) -> bool {
+        self.dirs.iter().any(|d| d.near_rotation())
+    }
+
+    /// Whether a directory has renames or links not yet synced.
+    fn dir_sync_pending(&self) -> bool {
+        self.dirs.iter().any(|d| d.dir_sync_pending())
+    }
+
+    /// Before multilog sleeps waiting for input: the directory syncs put
+    /// off while it was busy.
+    fn idle(&mut self) {
+        for d in &mut self.dirs {
+            d.sync_dir_now();
+        }
+    }
+
+    /// Before taking more input: status files, every byte to disk, then a
     /// pending SIGALRM rotation of the non-empty directories.
     fn before_read(&mut self) {
         for s in &mut self.status {
@@ -260,7 +302,7 @@ fn alert(window: &[u8]) {
         buf[window.len()] = b'\n';
         window.len() + 1
     };
-    let _ = msg::write_all(sys::fd(2), &buf[..n]);
+    let _ = msg::write_all(StdFd::ERR, &buf[..n]);
     mark_slow();
 }
 
@@ -293,105 +335,11 @@ impl Newlines {
     }
 }
 
-/// Bytes kept free in front of every block: a line's stamp is written
-/// just before its first byte, so the window needs no copy.
+/// A `t` stamp and its space. A line's stamp is written just before its
+/// first byte (the input keeps `BLOCK` bytes of room in front of every
+/// block), so the window needs no copy.
 const HEAD: usize = 26;
-
-/// Standard input, read in large blocks and handed out as the reference's
-/// 1024-byte reads.
-struct Input {
-    /// `HEAD` spare bytes, then the block.
-    buf: Vec<u8>,
-    pos: usize,
-    /// End of the current 1024-byte read within the block.
-    vend: usize,
-    end: usize,
-    eof: bool,
-    /// Whether the last byte read was a newline (or nothing was read).
-    newline: bool,
-    /// Lines that start before this index share the last `t` stamp (0
-    /// after a read(2): the next line reads the clock).
-    stamp_end: usize,
-}
-
-impl Input {
-    fn new() -> Input {
-        Input {
-            buf: vec![0; HEAD + READ_SIZE],
-            pos: HEAD,
-            vend: HEAD,
-            end: HEAD,
-            eof: false,
-            newline: true,
-            stamp_end: 0,
-        }
-    }
-
-    /// Makes at least one unread byte available in `buf[pos..vend]`;
-    /// false at EOF (also a read error, or SIGTERM at a line boundary).
-    fn more(&mut self, out: &mut Outputs) -> bool {
-        loop {
-            if self.pos < self.vend {
-                return true;
-            }
-            if self.vend < self.end {
-                out.flush_model();
-                self.vend = (self.pos + VREAD).min(self.end);
-                continue;
-            }
-            if self.eof {
-                return false;
-            }
-            out.before_read();
-            let term = TERM.get();
-            let want = if term {
-                if self.newline {
-                    self.eof = true;
-                    return false;
-                }
-                1
-            } else {
-                READ_SIZE
-            };
-            block_term_alrm(false);
-            // A TERM or ALRM that arrived while busy is delivered here;
-            // act on it now instead of blocking in read (spec §6.15).
-            if ALRM.get() || TERM.get() != term {
-                block_term_alrm(true);
-                continue;
-            }
-            let r = nix::unistd::read(sys::fd(0), &mut self.buf[HEAD..HEAD + want]);
-            block_term_alrm(true);
-            match r {
-                Err(Errno::EINTR) => continue,
-                Ok(0) | Err(_) => {
-                    self.eof = true;
-                    return false;
-                }
-                Ok(n) => {
-                    self.pos = HEAD;
-                    self.end = HEAD + n;
-                    self.vend = (HEAD + VREAD).min(self.end);
-                    self.newline = self.buf[HEAD + n - 1] == b'\n';
-                    self.stamp_end = 0;
-                    return true;
-                }
-            }
-        }
-    }
-
-    /// Takes the block's bytes up to index `last` in one go: if that
-    /// crosses the end of one or more of the reference's reads, their
-    /// flushes (which then coincide) happen first.
-    #[inline]
-    fn take_through(&mut self, last: usize, out: &mut Outputs) {
-        if last >= self.vend {
-            out.flush_model();
-            let reads = (last - HEAD) / VREAD + 1;
-            self.vend = (HEAD + reads * VREAD).min(self.end);
-        }
-    }
-}
+const _: () = assert!(BLOCK >= HEAD + WINDOW);
 
 pub fn main(args: &[&[u8]]) -> i32 {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
@@ -430,8 +378,10 @@ pub fn main(args: &[&[u8]]) -> i32 {
         status,
         dirs,
     };
-    run(script.timestamp, &mut Input::new(), &mut out);
+    let mut input = Input::new();
+    run(script.timestamp, &mut input, &mut out);
     out.quit();
+    input.finish();
     0
 }
 
@@ -486,7 +436,8 @@ fn run(timestamp: bool, input: &mut Input, out: &mut Outputs) {
 /// The line loop, for scripts with (`T`) and without `t`.
 ///
 /// The stamp of `t` is the time at which multilog begins processing the
-/// line (spec logging.md §5.4). The clock is read for the first line that
+/// line (doc/multilog.8.md: `t` takes the time when the line's first byte
+/// is processed). The clock is read for the first line that
 /// starts after each read(2), for the first line that starts in each
 /// further `STAMP_SPAN` bytes of the block, and again after anything that
 /// may take time (`took_time`: a write(2) of log data, a rotation,
@@ -516,21 +467,23 @@ fn lines<const T: bool>(input: &mut Input, out: &mut Outputs) {
         let (full, mut eof) = match newlines.find(&input.buf[start..limit]) {
             // Fast path: the window lies in the block; no copy.
             Some(i) => {
-                input.take_through(start + i, out);
+                input.take_through(start + i, start, out);
                 input.pos = start + i + 1;
                 (false, false)
             }
             None if limit - start == WINDOW - stamp_len => {
-                input.take_through(limit - 1, out);
+                input.take_through(limit - 1, start, out);
                 input.pos = limit;
                 (true, false)
             }
             None => {
                 // The line goes on in the next block: gather it.
                 window[..stamp_len].copy_from_slice(&stamp[..stamp_len]);
+                input.open_line = Some(input.off(start));
                 let (len, full, eof) = gather(input, out, &mut window, stamp_len);
                 deliver(out, &window[..len]);
                 finish_line(input, out, full, eof);
+                input.open_line = None;
                 if eof {
                     return;
                 }
@@ -547,12 +500,15 @@ fn lines<const T: bool>(input: &mut Input, out: &mut Outputs) {
             for d in &mut out.dirs {
                 if d.selected {
                     d.put_line(line);
+                    d.kept += (line.len() - stamp_len) as u64;
                 }
             }
             continue;
         }
         deliver(out, &input.buf[start - stamp_len..input.pos]);
+        input.open_line = Some(input.off(start));
         eof |= finish_line(input, out, full, eof);
+        input.open_line = None;
         if eof {
             return;
         }
@@ -595,6 +551,7 @@ fn deliver(out: &mut Outputs, window: &[u8]) {
     out.select(window);
     for d in out.dirs.iter_mut().filter(|d| d.selected) {
         d.put(window);
+        d.kept += window.len() as u64;
     }
 }
 
@@ -614,6 +571,7 @@ fn finish_line(input: &mut Input, out: &mut Outputs, full: bool, mut eof: bool) 
             };
             for d in out.dirs.iter_mut().filter(|d| d.selected) {
                 d.put_bytes(&avail[..take]);
+                d.kept += take as u64;
             }
             input.pos += skip;
             if take < skip {
@@ -623,6 +581,7 @@ fn finish_line(input: &mut Input, out: &mut Outputs, full: bool, mut eof: bool) 
     }
     for d in out.dirs.iter_mut().filter(|d| d.selected) {
         d.putc(b'\n');
+        d.kept += 1;
     }
     eof
 }

@@ -144,7 +144,7 @@ impl Handler for Scrape {
                             .b(&self.scandir)
                             .err(e);
                         let text = line.into_bytes();
-                        let _ = crate::msg::write_all(crate::sys::fd(2), &text);
+                        let _ = crate::msg::write_all(crate::sys::StdFd::ERR, &text);
                         Response {
                             status: 500,
                             content_type: "text/plain; charset=utf-8",

@@ -23,7 +23,7 @@ use crate::tai64::Tai64n;
 const PROG: &str = "svstat";
 
 fn write_out(text: &[u8]) {
-    if let Err(e) = msg::write_all(sys::fd(1), text) {
+    if let Err(e) = msg::write_all(sys::StdFd::OUT, text) {
         msg::fatal(PROG, &[b"unable to write output"], e);
     }
 }
