@@ -802,8 +802,7 @@ fn runit_sv_drives_our_supervise_and_svstat_reads_the_same_tree() {
         wait_until(LONG, || !support::alive(hard as i32)),
         "not killed"
     );
-    let (_, out) = sv(&["status", "hard"], &dir);
-    assert!(out.starts_with("down: hard: "), "{out}");
+    wait_sv(&dir, "hard", "down: hard: ");
     assert!(fs::read_to_string(h.join("got")).unwrap().contains("TERM"));
     let (code, out) = sv(&["up", "hard"], &dir);
     assert_eq!(code, 0, "{out}");
@@ -817,24 +816,24 @@ fn runit_sv_drives_our_supervise_and_svstat_reads_the_same_tree() {
     let (code, out) = sv(&["down", "fin"], &dir);
     assert_eq!(code, 0, "{out}");
     let stat = |name: &str| fs::read_to_string(dir.join(name).join("supervise/stat")).unwrap();
-    assert!(
-        wait_until(LONG, || stat("fin") == "finish, want down\n"),
-        "{}",
-        stat("fin")
-    );
-    let (_, out) = sv(&["status", "fin"], &dir);
-    assert!(out.starts_with("finish: fin: "), "{out}");
+    wait_sv(&dir, "fin", "finish: fin: ");
+    assert_eq!(stat("fin"), "finish, want down\n");
     let theirs = support::run(&debian_svstat, &["fin"], &dir);
     let theirs = String::from_utf8(theirs.stdout).unwrap();
     assert!(theirs.starts_with("fin: down "), "{theirs}");
     assert_eq!(json_one(&dir, "fin")["state"], "finishing");
     fs::write(f.join("release"), "").unwrap();
-    assert!(
-        wait_until(LONG, || stat("fin") == "down\n"),
-        "{}",
-        stat("fin")
-    );
-    let (code, out) = sv(&["status", "fin"], &dir);
-    assert_eq!(code, 0);
-    assert!(out.starts_with("down: fin: "), "{out}");
+    // supervise writes stat, then status: once sv reads down, stat says so
+    wait_sv(&dir, "fin", "down: fin: ");
+    assert_eq!(stat("fin"), "down\n");
+}
+
+/// Waits until `sv status NAME` starts with `prefix`.
+fn wait_sv(dir: &Path, name: &str, prefix: &str) {
+    let mut out = String::new();
+    let ok = wait_until(LONG, || {
+        out = sv(&["status", name], dir).1;
+        out.starts_with(prefix)
+    });
+    assert!(ok, "{name}: {out}");
 }
