@@ -126,7 +126,8 @@ impl State {
     }
 }
 
-fn want_name(w: Want) -> &'static str {
+/// `up`, `down`, `once`: the names of status.json (and svstat --json).
+pub fn want_name(w: Want) -> &'static str {
     match w {
         Want::Up => "up",
         Want::Down => "down",
@@ -811,16 +812,54 @@ pub fn read(dir: &Path) -> Result<Snapshot, ReadProblem> {
         crate::svctl::Problem::Sys(e) => ReadProblem::Status(e),
         crate::svctl::Problem::NotRunning => ReadProblem::Status(nix::errno::Errno::ENXIO),
     })?;
-    let record = match std::fs::read(crate::svctl::state_path(dir).join(NAME)) {
-        Ok(text) => Some(Record::parse(&text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(_) => Some(Err(BadRecord("unreadable"))),
-    };
+    let path = crate::svctl::state_path(dir).join(NAME);
+    let record = read_record(path.as_os_str().as_encoded_bytes());
     Ok(Snapshot {
         status,
         record,
         live: crate::svctl::running(dir),
     })
+}
+
+/// The most bytes of a record a reader takes: supervise writes well under
+/// 1 KiB (a service name and a cgroup path of PATH_MAX each, escaped, stay
+/// below it); anything longer is not a record.
+pub const MAX_LEN: usize = 64 * 1024;
+
+/// Reads and parses the record at `path` without trusting the file (see
+/// `read_text`): None when there is none.
+pub fn read_record(path: &[u8]) -> Option<Result<Record, BadRecord>> {
+    let mut buf = Vec::new();
+    match read_text(path, &mut buf) {
+        Ok(None) => None,
+        Ok(Some(len)) => Some(Record::parse(&buf[..len])),
+        Err(bad) => Some(Err(bad)),
+    }
+}
+
+/// Reads the record's text at `path` into `buf[..len]` and returns `len`;
+/// None when there is no file. `buf` is grown to `MAX_LEN + 1` bytes once
+/// (reuse it to read many records without allocating). Opened and read
+/// without blocking (a fifo gives `unreadable` or text that does not
+/// parse); `too large` past `MAX_LEN`, `unreadable` for read errors (a
+/// directory).
+pub fn read_text(path: &[u8], buf: &mut Vec<u8>) -> Result<Option<usize>, BadRecord> {
+    let fd = match crate::fsio::open_read(path) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(_) => return Err(BadRecord("unreadable")),
+    };
+    if buf.len() < MAX_LEN + 1 {
+        buf.resize(MAX_LEN + 1, 0);
+    }
+    // One read: a regular file reads short only at its end, so a read
+    // that does not fill MAX_LEN + 1 bytes has it all (a fifo or a device
+    // gives what it has, which then does not parse).
+    match crate::fsio::read(&fd, &mut buf[..=MAX_LEN]) {
+        Ok(n) if n > MAX_LEN => Err(BadRecord("too large")),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(BadRecord("unreadable")),
+    }
 }
 
 /// Whole seconds from `from` to `to` (0 if `to` is earlier).

@@ -85,19 +85,52 @@ fn mangle(base: &[u8], physical: &[u8]) -> Vec<u8> {
 /// The state directory of the service in `dir` (see `state_dir_here`),
 /// for a program that does not change into it.
 pub fn state_path(dir: &Path) -> PathBuf {
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    let Some(v) = std::env::var_os("SUPERVISEDIR").filter(|v| !v.is_empty()) else {
-        return dir.join(STATE_DIR);
-    };
-    if !v.as_bytes().starts_with(b"/") {
-        return dir.join(v);
+    StateDirs::from_env().path(dir)
+}
+
+/// `state_path` for many directories: `SUPERVISEDIR` read once.
+#[derive(Debug, Clone)]
+pub struct StateDirs {
+    supervisedir: Option<std::ffi::OsString>,
+}
+
+impl StateDirs {
+    pub fn from_env() -> StateDirs {
+        StateDirs {
+            supervisedir: std::env::var_os("SUPERVISEDIR").filter(|v| !v.is_empty()),
+        }
     }
-    match std::fs::canonicalize(dir) {
-        Ok(phys) => PathBuf::from(std::ffi::OsString::from_vec(mangle(
-            v.as_bytes(),
-            phys.as_os_str().as_bytes(),
-        ))),
-        Err(_) => dir.join(STATE_DIR),
+
+    /// The state directory of the service in `dir`.
+    pub fn path(&self, dir: &Path) -> PathBuf {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let mut out = Vec::new();
+        self.put(dir.as_os_str().as_bytes(), &mut out);
+        PathBuf::from(std::ffi::OsString::from_vec(out))
+    }
+
+    /// `path` as bytes, into `out` (replacing its content): no allocation
+    /// once `out` is large enough, unless `SUPERVISEDIR` is absolute.
+    pub fn put(&self, dir: &[u8], out: &mut Vec<u8>) {
+        use std::os::unix::ffi::OsStrExt;
+        out.clear();
+        let rel = match &self.supervisedir {
+            None => STATE_DIR.as_bytes(),
+            Some(v) if !v.as_bytes().starts_with(b"/") => v.as_bytes(),
+            Some(v) => {
+                let dir_path = Path::new(std::ffi::OsStr::from_bytes(dir));
+                if let Ok(phys) = std::fs::canonicalize(dir_path) {
+                    out.extend_from_slice(&mangle(v.as_bytes(), phys.as_os_str().as_bytes()));
+                    return;
+                }
+                STATE_DIR.as_bytes()
+            }
+        };
+        out.extend_from_slice(dir);
+        if !dir.is_empty() && !dir.ends_with(b"/") {
+            out.push(b'/');
+        }
+        out.extend_from_slice(rel);
     }
 }
 
@@ -133,7 +166,11 @@ pub fn running(dir: &Path) -> bool {
 
 /// Reads the first 18 bytes of DIR/supervise/status.
 pub fn status(dir: &Path) -> Result<Status, Problem> {
-    let path = join(dir, "supervise/status");
+    status_file(&join(dir, "supervise/status"))
+}
+
+/// Reads the first 18 bytes of a status file; EPROTO when it is shorter.
+pub fn status_file(path: &Path) -> Result<Status, Problem> {
     let fd = fsio::open_read(path.as_os_str().as_encoded_bytes()).map_err(Problem::Sys)?;
     let mut rec = [0u8; status::LEN];
     match fsio::read(&fd, &mut rec) {
@@ -359,5 +396,23 @@ mod state_dir_tests {
         assert_eq!(mangle(b"/run/sv", b"/etc/sv/foo"), b"/run/sv/etc:sv:foo");
         assert_eq!(mangle(b"/run/sv", b"/"), b"/run/sv/");
         assert_eq!(mangle(b"/r/", b"/a/b"), b"/r//a:b");
+    }
+
+    #[test]
+    fn state_dirs_put_joins_like_path_join() {
+        let at = |v: Option<&str>, dir: &str| {
+            let d = StateDirs {
+                supervisedir: v.map(Into::into),
+            };
+            let mut out = b"junk".to_vec();
+            d.put(dir.as_bytes(), &mut out);
+            assert_eq!(d.path(Path::new(dir)).as_os_str().as_encoded_bytes(), out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(at(None, "/service/web"), "/service/web/supervise");
+        assert_eq!(at(None, "web/"), "web/supervise");
+        assert_eq!(at(None, ""), "supervise");
+        assert_eq!(at(Some("state"), "web"), "web/state");
+        assert_eq!(at(Some("/run/sv"), "/"), "/run/sv/");
     }
 }

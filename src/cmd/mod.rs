@@ -13,6 +13,7 @@ pub mod supervise;
 pub mod svc;
 pub mod svcstart;
 pub mod svlog;
+pub mod svmetrics;
 pub mod svok;
 pub mod svscan;
 pub mod svscanboot;

@@ -670,7 +670,12 @@ fn scratch_image_builds_and_runs() {
     );
     for dir in ["/service/hello", "/service/hello/log"] {
         let (code, said) = probe("/bin/svok", &[dir]);
-        assert_eq!(code, Some(0), "svok {dir}: {said}\nsvscan: {}", said_by_svscan());
+        assert_eq!(
+            code,
+            Some(0),
+            "svok {dir}: {said}\nsvscan: {}",
+            said_by_svscan()
+        );
     }
     // supervise's state is under /run, not in the (read-only) tree
     assert!(!mnt.join("service/hello/supervise").exists());

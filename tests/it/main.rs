@@ -12,6 +12,7 @@ mod debpkg;
 mod frontends;
 mod install;
 mod lifecycle;
+mod monitoring;
 mod multilog;
 mod multilog_crash;
 mod multilog_diskfull;

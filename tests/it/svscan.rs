@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::scan::{comm, end_group};
 use crate::support::{LONG, Proc, wait_until};
 
 const GHOST_WARNING: &str = "svscan: warning: unable to stat ghost: file does not exist";
@@ -34,12 +35,6 @@ fn cmdline(pid: i32) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn comm(pid: i32) -> String {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|s| s.trim_end().to_string())
-        .unwrap_or_default()
-}
-
 fn cwd(pid: i32) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/cwd")).ok()
 }
@@ -49,26 +44,6 @@ fn fd_target(pid: i32, fd: i32) -> String {
     fs::read_link(format!("/proc/{pid}/fd/{fd}"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// Ends process group `pgid` by PID: `first` (svscan), then every
-/// supervise, then the rest, until nothing is left.
-fn end_group(pgid: i32, first: &[i32]) {
-    support::kill_all(first);
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let members = support::procs_with(2, pgid);
-        if members.is_empty() || Instant::now() >= end {
-            return;
-        }
-        let (sup, rest): (Vec<i32>, Vec<i32>) =
-            members.iter().partition(|&&p| comm(p) == "supervise");
-        support::kill_all(&sup);
-        if sup.is_empty() {
-            support::kill_all(&rest);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The pid a status file records (0 if none).

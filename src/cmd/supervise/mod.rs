@@ -30,6 +30,7 @@ use crate::svctl;
 pub mod cgroup;
 mod notify;
 pub mod readiness;
+mod runit;
 pub mod settings;
 mod sources;
 mod state;
@@ -78,6 +79,12 @@ struct Supervise<'a> {
     notify_sock: Option<sources::NotifySocket>,
     /// Runtime readiness warnings already given (until the next ready).
     warned: Vec<&'static str>,
+    /// runit's view (`runit-view`): what its files said when last written
+    /// (None: not written since the view was turned on).
+    runit_last: Option<runit::Files>,
+    /// The `./run` that was sent TERM (or the down signal), for runit's
+    /// "got TERM"; meaningless once that process is gone.
+    term_pid: u32,
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
@@ -169,6 +176,8 @@ pub fn main(args: &[&[u8]]) -> i32 {
         ready_fd: None,
         notify_sock: None,
         warned: Vec::new(),
+        runit_last: None,
+        term_pid: 0,
     };
     sv.announce();
 
@@ -283,6 +292,17 @@ enum Helper {
     NoStdout,
 }
 
+/// Whether the directory supervise was given is a log service's: its last
+/// component is `log` (svscan starts `supervise NAME/log`).
+fn is_log_dir(dir: &[u8]) -> bool {
+    let trimmed = dir
+        .iter()
+        .rposition(|&c| c != b'/')
+        .map_or(&dir[..0], |i| &dir[..=i]);
+    let last = trimmed.rsplit(|&c| c == b'/').next().unwrap_or(b"");
+    last == b"log"
+}
+
 fn death(st: WaitStatus) -> Option<(u32, Death)> {
     match st {
         WaitStatus::Exited(pid, code) => Some((pid.as_raw() as u32, Death::exited(code))),
@@ -351,8 +371,69 @@ impl Supervise<'_> {
     fn announce(&mut self) {
         let rec = self.m.status().encode();
         debug_assert_eq!(rec.len(), status::LEN);
-        self.status_written = self.replace("status", &rec);
+        if !self.runit_view() {
+            self.runit_last = None;
+            self.status_written = self.replace("status", &rec);
+            self.json_due = self.status_written;
+            return;
+        }
+        // runsv's order: pid, stat, then status
+        let files = self.runit_facts().files();
+        let mut long = [0u8; status::LEN + 2];
+        long[..status::LEN].copy_from_slice(&rec);
+        long[status::LEN..].copy_from_slice(&files.tail);
+        self.runit_files(files);
+        self.status_written = self.replace("status", &long);
         self.json_due = self.status_written;
+    }
+
+    /// Whether runit's view is on: `runit-view` here, or, for a log
+    /// service (a directory called `log`), in the service directory.
+    fn runit_view(&self) -> bool {
+        let here = nix::sys::stat::stat(runit::FILE).is_ok();
+        here || (is_log_dir(self.dir)
+            && nix::sys::stat::stat(format!("../{}", runit::FILE).as_str()).is_ok())
+    }
+
+    fn runit_facts(&self) -> runit::Facts {
+        runit::Facts {
+            state: self.m.state(),
+            pid: self.m.pid,
+            finish_pid: self.m.finish_pid,
+            paused: self.m.paused,
+            want: self.m.want,
+            exiting: self.m.exit_requested,
+            got_term: self.term_pid != 0 && self.term_pid == self.m.pid,
+        }
+    }
+
+    /// Writes runit's `pid` and `stat` where they changed.
+    fn runit_files(&mut self, files: runit::Files) {
+        let last = self.runit_last.take().unwrap_or_default();
+        if last.stat != files.stat || last.pid != files.pid || last.stat.is_empty() {
+            self.replace("pid", files.pid.as_bytes());
+            self.replace("stat", files.stat.as_bytes());
+        }
+        self.runit_last = Some(files);
+    }
+
+    /// With runit's view on, brings its files up to date with what the
+    /// 0.76 record does not show (a TERM sent, `./finish` started or
+    /// ended): the status is rewritten with the same first 18 bytes.
+    fn runit_sync(&mut self) {
+        let Some(last) = &self.runit_last else { return };
+        let files = self.runit_facts().files();
+        if *last == files {
+            return;
+        }
+        let tail = (last.tail != files.tail).then_some(files.tail);
+        self.runit_files(files);
+        if let Some(tail) = tail {
+            let mut long = [0u8; status::LEN + 2];
+            long[..status::LEN].copy_from_slice(&self.m.status().encode());
+            long[status::LEN..].copy_from_slice(&tail);
+            self.replace("status", &long);
+        }
     }
 
     /// Writes supervise/status.json if a transition is not in it yet.
@@ -685,6 +766,7 @@ impl Supervise<'_> {
     /// the next deadline.
     fn wait_for_event(&mut self, control: bool) {
         self.flush_record();
+        self.runit_sync();
         let deadline = [self.m.deadline(), self.notifier.deadline()]
             .into_iter()
             .flatten()
@@ -766,10 +848,22 @@ impl Supervise<'_> {
     fn control(&mut self, byte: u8) {
         let now = self.now();
         let files = &mut self.files;
-        let acts = self.m.control(byte, now, || OnDown {
-            signal: files.down_signal(),
-            timeout_kill: files.timeout_kill(),
+        let mut down_signal = None;
+        let acts = self.m.control(byte, now, || {
+            let signal = files.down_signal();
+            down_signal = Some(signal);
+            OnDown {
+                signal,
+                timeout_kill: files.timeout_kill(),
+            }
         });
+        // runit's "got TERM": TERM or the down signal went to ./run
+        let stopping = acts.iter().any(|a| {
+            matches!(a, Action::Kill(sig) if sig == Signal::SIGTERM || Some(sig) == down_signal)
+        });
+        if stopping && self.m.pid != 0 {
+            self.term_pid = self.m.pid;
+        }
         self.perform(acts);
     }
 }

@@ -7,10 +7,6 @@
 //! readable status; 1 otherwise (the line says why); 111 when the current
 //! directory cannot be opened or returned to.
 
-use nix::errno::Errno;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-
 use super::{Problem, read_here};
 use crate::fsio;
 use crate::msg::{self, errstr};
@@ -89,12 +85,9 @@ fn in_step(r: &Record, st: &Status) -> bool {
 /// The record in the current directory: None if there is none (a
 /// supervise that does not write it); Err names what is wrong with it.
 fn lifecycle() -> Result<Option<Record>, &'static str> {
-    match std::fs::read(OsStr::from_bytes(&crate::svctl::state_file_here(
-        record::NAME,
-    ))) {
-        Ok(text) => Record::parse(&text).map(Some).map_err(|b| b.0),
-        Err(e) if e.raw_os_error() == Some(Errno::ENOENT as i32) => Ok(None),
-        Err(_) => Err("unreadable"),
+    match record::read_record(&crate::svctl::state_file_here(record::NAME)) {
+        None => Ok(None),
+        Some(r) => r.map(Some).map_err(|b| b.0),
     }
 }
 

@@ -1,10 +1,12 @@
 //! `svstat dir ...`: one status line per directory on stdout, exactly as
-//! 0.76 prints it; `svstat --long dir ...` adds the lifecycle record.
+//! 0.76 prints it; `svstat --long dir ...` adds the lifecycle record;
+//! `svstat --json` and `svstat --prometheus` are for machines.
 
 use nix::errno::Errno;
 
 mod buffer;
 mod long;
+mod machine;
 
 use crate::fsio;
 use crate::msg::{self, errstr};
@@ -17,9 +19,12 @@ const PROG: &str = "svstat";
 type Out = BufOut<sys::StdFd>;
 
 pub fn main(args: &[&[u8]]) -> i32 {
-    // 0.76 would take `--long` for a directory name; no real tree has one.
-    if args.get(1) == Some(&&b"--long"[..]) {
-        return long::main(&args[2..]);
+    // 0.76 would take these for directory names; no real tree has one.
+    match args.get(1).copied() {
+        Some(b"--long") => return long::main(&args[2..]),
+        Some(b"--json") => return machine::json(&args[2..]),
+        Some(b"--prometheus") => return machine::prometheus(&args[2..]),
+        _ => {}
     }
     let dirs = args.get(1..).unwrap_or(&[]);
     // Opened even when there is no directory: 0.76 fails the same way.

@@ -2,6 +2,7 @@
 //! reference binaries when installed, temp dirs, polling with a deadline,
 //! and child processes that are always ended by PID.
 pub mod logs;
+pub mod scan;
 pub mod svdir;
 pub mod tools;
 

@@ -1,0 +1,555 @@
+//! A service directory read for machines: what `svstat --json`,
+//! `svstat --prometheus` and svmetrics report.
+//!
+//! A directory is read as svstat reads it — the `down` file, a live
+//! supervise (svok's test on `supervise/ok`), the 18-byte `status` — plus
+//! the lifecycle record `status.json` when it is in step with `status`.
+//! The state files are found with `svctl::state_path` (SUPERVISEDIR).
+//! Nothing is reported from the files of a supervise that is gone: they
+//! are stale (a service "up" in them may have died long ago). Every
+//! problem becomes `View::error`, in svstat's words; what could still be
+//! read is kept, the rest is unknown (None). Files are read with bounds
+//! (18 bytes of `status`, `record::MAX_LEN` of `status.json`), without
+//! blocking on fifos, so a broken tree costs no more than a good one.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::rc::Rc;
+
+use nix::errno::Errno;
+
+use crate::fsio;
+use crate::msg::errstr;
+use crate::record::{self, BadRecord, Record, State};
+use crate::status::{Status, Want};
+use crate::svctl;
+use crate::tai64::{self, Tai64n};
+
+/// One supervised directory (a service, or its `log/`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// What the directory is called in the output: the argument as given
+    /// (svstat), or the name under the scanned directory (svmetrics).
+    pub name: Vec<u8>,
+    /// A supervise holds `supervise/ok` open.
+    pub supervise_running: bool,
+    /// No `down` file (None: the directory could not be read).
+    pub normally_up: Option<bool>,
+    /// The 18-byte record, read only from a live supervise.
+    pub status: Option<Status>,
+    /// The lifecycle record, only when it is in step with `status`.
+    pub record: Option<Rc<Record>>,
+    /// What went wrong, in svstat's words (`supervise not running`,
+    /// `unable to read supervise/status: bad format`, `bad status.json
+    /// (state)`, ...).
+    pub error: Option<String>,
+}
+
+/// A service as reported: the service, its logger (when `DIR/log` is a
+/// directory) and the sizes of its log directory (`DIR/log/main`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub service: View,
+    pub log: Option<View>,
+    pub logdir: Option<LogSizes>,
+}
+
+/// The files of a multilog directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogSizes {
+    /// Bytes in `current` (0 while it is being rotated).
+    pub current_bytes: u64,
+    /// Rotated files (`@TAI64N.s`, `.u`, also gzipped).
+    pub rotated_files: u64,
+    pub rotated_bytes: u64,
+}
+
+impl View {
+    /// The state: `up`, `down`, `finishing`, `waiting` (from the record
+    /// when there is one in step, else from the 18-byte record: up or
+    /// down); None when unknown.
+    pub fn state(&self) -> Option<State> {
+        if let Some(r) = &self.record {
+            return Some(r.state);
+        }
+        let st = self.status.as_ref()?;
+        Some(if st.pid != 0 { State::Up } else { State::Down })
+    }
+
+    /// `./run` runs under a live supervise.
+    pub fn up(&self) -> bool {
+        self.state() == Some(State::Up)
+    }
+
+    /// pid of `./run` (0: none), when known.
+    pub fn pid(&self) -> Option<u32> {
+        self.status.map(|s| s.pid)
+    }
+
+    pub fn want(&self) -> Option<Want> {
+        if let Some(r) = &self.record {
+            return Some(r.want);
+        }
+        match self.status?.want {
+            b'u' => Some(Want::Up),
+            b'd' => Some(Want::Down),
+            0 => Some(Want::Once),
+            _ => None,
+        }
+    }
+
+    pub fn paused(&self) -> Option<bool> {
+        self.status.map(|s| s.pid != 0 && s.paused != 0)
+    }
+
+    /// When the state last changed (`./run` started or ended).
+    pub fn since(&self) -> Option<Tai64n> {
+        self.status.map(|s| s.stamp)
+    }
+
+    /// Whole seconds in the current state at `now` (as svstat counts).
+    pub fn seconds(&self, now: Tai64n) -> Option<u64> {
+        self.since().map(|t| record::seconds_between(t, now))
+    }
+
+    pub fn starts(&self) -> Option<u64> {
+        self.record.as_ref().map(|r| r.starts)
+    }
+
+    pub fn last_exit(&self) -> Option<&record::Exit> {
+        self.record.as_ref()?.last_exit.as_ref()
+    }
+
+    /// Whether the service is ready: see `ready`.
+    pub fn ready(&self) -> Option<bool> {
+        ready(self.state(), self.record.as_deref())
+    }
+}
+
+/// Readiness, the one place it is decided for JSON and metrics (as svwait
+/// -U decides it): a service that is known not to be up is not ready; one
+/// that is up is ready when its run has no readiness source (its record
+/// lists none, or its supervise keeps no record), else once supervise has
+/// recorded that every source said so (the record's `ready`).
+pub fn ready(state: Option<State>, record: Option<&Record>) -> Option<bool> {
+    match state? {
+        State::Up => Some(record.is_none_or(|r| r.ready_sources.is_empty() || r.ready.is_some())),
+        State::Down | State::Finishing | State::Waiting => Some(false),
+    }
+}
+
+/// Unix seconds of a TAI64N stamp, to the millisecond.
+pub fn unix_seconds(t: Tai64n) -> f64 {
+    tai64::label_to_unix(t.secs) as f64 + f64::from(t.nano / 1_000_000) / 1000.0
+}
+
+/// rustc's FxHash: a fast hasher for the caches keyed by service paths and
+/// names (keys from the tree being read, not from the network).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(last) ^ rest.len() as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A HashMap with `FxHasher`.
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// Reads service directories, reusing its buffers; with a cache (a
+/// long-running reader, svmetrics) a record whose text has not changed
+/// since the last read is not parsed again. The text itself is read every
+/// time and compared byte for byte, so nothing stale is ever reported.
+pub struct Reader {
+    dirs: svctl::StateDirs,
+    /// Scratch path.
+    path: Vec<u8>,
+    /// The state directory being read.
+    state: Vec<u8>,
+    /// The last record's text (`record::MAX_LEN + 1` bytes, allocated once).
+    text: Vec<u8>,
+    cache: Option<FastMap<Vec<u8>, Cached>>,
+    /// Bumped by `end_round`; entries not used in a round are dropped.
+    round: u64,
+}
+
+struct Cached {
+    text: Vec<u8>,
+    record: Rc<Record>,
+    round: u64,
+}
+
+impl Reader {
+    /// A reader for one pass (svstat).
+    pub fn new() -> Reader {
+        Reader {
+            dirs: svctl::StateDirs::from_env(),
+            path: Vec::with_capacity(256),
+            state: Vec::with_capacity(256),
+            text: Vec::new(),
+            cache: None,
+            round: 0,
+        }
+    }
+
+    /// A reader that keeps the parsed records of the services it read in
+    /// the last round (svmetrics: one round per scrape).
+    pub fn with_cache() -> Reader {
+        Reader {
+            cache: Some(FastMap::default()),
+            ..Reader::new()
+        }
+    }
+
+    /// Ends a round: forgets the records of services not read since the
+    /// last call (removed services), so the cache stays as large as the
+    /// tree.
+    pub fn end_round(&mut self) {
+        let round = self.round;
+        if let Some(c) = &mut self.cache {
+            c.retain(|_, e| e.round == round);
+        }
+        self.round += 1;
+    }
+
+    /// `base/name` into the scratch path.
+    fn path(&mut self, base: &[u8], name: &str) -> &[u8] {
+        self.path.clear();
+        self.path.extend_from_slice(base);
+        self.path.push(b'/');
+        self.path.extend_from_slice(name.as_bytes());
+        &self.path
+    }
+
+    /// Reads a service directory, its logger and its log directory.
+    /// `name` is what the service is called; its logger is `NAME/log`.
+    pub fn observe(&mut self, dir: &[u8], name: Vec<u8>) -> Observed {
+        let service = self.view(dir, name);
+        let mut log_dir = Vec::with_capacity(dir.len() + 4);
+        log_dir.extend_from_slice(dir);
+        log_dir.extend_from_slice(b"/log");
+        let (log, logdir) = match nix::sys::stat::stat(log_dir.as_slice()) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                let mut log_name = service.name.clone();
+                if !log_name.ends_with(b"/") {
+                    log_name.push(b'/');
+                }
+                log_name.extend_from_slice(b"log");
+                let log = self.view(&log_dir, log_name);
+                log_dir.extend_from_slice(b"/main");
+                (Some(log), log_sizes(Path::new(OsStr::from_bytes(&log_dir))))
+            }
+            _ => (None, None),
+        };
+        Observed {
+            service,
+            log,
+            logdir,
+        }
+    }
+
+    /// Reads one supervised directory.
+    pub fn view(&mut self, dir: &[u8], name: Vec<u8>) -> View {
+        let mut v = View {
+            name,
+            supervise_running: false,
+            normally_up: None,
+            status: None,
+            record: None,
+            error: None,
+        };
+        match nix::sys::stat::stat(self.path(dir, "down")) {
+            Ok(_) => v.normally_up = Some(false),
+            Err(Errno::ENOENT) => v.normally_up = Some(true),
+            Err(e) => return self.unreadable(dir, v, "unable to stat down: ", e),
+        }
+        let mut state = std::mem::take(&mut self.state);
+        self.dirs.put(dir, &mut state);
+        let v = self.read_state(dir, &state, v);
+        self.state = state;
+        v
+    }
+
+    /// `view` from the live-supervise test on, with the state directory.
+    fn read_state(&mut self, dir: &[u8], state: &[u8], mut v: View) -> View {
+        match fsio::open_write(self.path(state, "ok")) {
+            Ok(_) => v.supervise_running = true,
+            Err(Errno::ENXIO) => return v.fail("supervise not running", None),
+            Err(e) => return self.unreadable(dir, v, "unable to open supervise/ok: ", e),
+        }
+        // status, then status.json; once more if supervise replaced both
+        // in between (it writes status first)
+        for _ in 0..2 {
+            let path = Path::new(OsStr::from_bytes(self.path(state, "status")));
+            let st = match svctl::status_file(path) {
+                Ok(st) => st,
+                Err(svctl::Problem::Sys(Errno::EPROTO)) => {
+                    return v.fail("unable to read supervise/status: bad format", None);
+                }
+                Err(svctl::Problem::Sys(e)) => {
+                    return v.fail("unable to open supervise/status: ", Some(e));
+                }
+                Err(svctl::Problem::NotRunning) => return v.fail("supervise not running", None),
+            };
+            v.status = Some(st);
+            v.error = None;
+            match self.record(state) {
+                // a supervise that keeps no record (0.76)
+                None => return v,
+                Some(Err(bad)) => {
+                    v.error = Some(format!("bad status.json ({})", bad.0));
+                    return v;
+                }
+                Some(Ok(r)) if r.since == st.stamp && r.pid == st.pid => {
+                    v.record = Some(r);
+                    return v;
+                }
+                Some(Ok(_)) => v.error = Some("status.json not in step".to_string()),
+            }
+        }
+        v
+    }
+
+    /// A problem found before the status was read: when the directory
+    /// itself cannot be entered, svstat's `unable to chdir` says so.
+    fn unreadable(&mut self, dir: &[u8], mut v: View, what: &str, e: Errno) -> View {
+        match nix::sys::stat::stat(dir) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                if nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).is_ok() {
+                    return v.fail(what, Some(e));
+                }
+                v.normally_up = None;
+                v.fail("unable to chdir: ", Some(Errno::EACCES))
+            }
+            Ok(_) => {
+                v.normally_up = None;
+                v.fail("unable to chdir: ", Some(Errno::ENOTDIR))
+            }
+            Err(e) => {
+                v.normally_up = None;
+                v.fail("unable to chdir: ", Some(e))
+            }
+        }
+    }
+
+    /// The record in the state directory `state`, parsed or from the cache.
+    fn record(&mut self, state: &[u8]) -> Option<Result<Rc<Record>, BadRecord>> {
+        let path = {
+            self.path(state, record::NAME);
+            std::mem::take(&mut self.path)
+        };
+        let read = record::read_text(&path, &mut self.text);
+        let len = match read {
+            Ok(None) => {
+                self.path = path;
+                return None;
+            }
+            Ok(Some(len)) => len,
+            Err(bad) => {
+                self.path = path;
+                return Some(Err(bad));
+            }
+        };
+        let text = &self.text[..len];
+        let round = self.round;
+        let Some(cache) = &mut self.cache else {
+            self.path = path;
+            return Some(Record::parse(text).map(Rc::new));
+        };
+        if let Some(hit) = cache.get_mut(path.as_slice())
+            && hit.text == text
+        {
+            hit.round = round;
+            let r = Rc::clone(&hit.record);
+            self.path = path;
+            return Some(Ok(r));
+        }
+        let parsed = Record::parse(text).map(Rc::new);
+        if let Ok(r) = &parsed {
+            let entry = Cached {
+                text: text.to_vec(),
+                record: Rc::clone(r),
+                round,
+            };
+            cache.insert(path.clone(), entry);
+        }
+        self.path = path;
+        Some(parsed)
+    }
+}
+
+impl Default for Reader {
+    fn default() -> Reader {
+        Reader::new()
+    }
+}
+
+impl View {
+    fn fail(mut self, what: &str, e: Option<Errno>) -> View {
+        let mut s = what.to_string();
+        if let Some(e) = e {
+            s.push_str(errstr(e));
+        }
+        self.error = Some(s);
+        self
+    }
+}
+
+/// Reads one supervised directory (see `Reader::view`).
+pub fn view(dir: &Path, name: Vec<u8>) -> View {
+    Reader::new().view(dir.as_os_str().as_bytes(), name)
+}
+
+/// Reads a service directory, its logger and its log directory (see
+/// `Reader::observe`).
+pub fn observe(dir: &Path, name: Vec<u8>) -> Observed {
+    Reader::new().observe(dir.as_os_str().as_bytes(), name)
+}
+
+/// A rotated file of a multilog directory: `@` + 24 hex digits + `.s` or
+/// `.u`, possibly with `.gz` (svlog(8)'s names).
+fn is_rotated(name: &[u8]) -> bool {
+    let (stem, rest) = name.split_at(name.len().min(27));
+    stem.len() == 27
+        && stem[0] == b'@'
+        && stem[1..25].iter().all(u8::is_ascii_hexdigit)
+        && (stem[25..] == *b".s" || stem[25..] == *b".u")
+        && (rest.is_empty() || rest == b".gz")
+}
+
+/// The sizes of the log directory `dir` (one that holds `current` or
+/// multilog's `lock`); None if it is not one or cannot be listed.
+pub fn log_sizes(dir: &Path) -> Option<LogSizes> {
+    let current = std::fs::metadata(dir.join("current"));
+    if current.is_err() && std::fs::symlink_metadata(dir.join("lock")).is_err() {
+        return None;
+    }
+    let mut sizes = LogSizes {
+        current_bytes: current.map_or(0, |m| m.len()),
+        ..LogSizes::default()
+    };
+    for entry in std::fs::read_dir(dir).ok()? {
+        let Ok(entry) = entry else { continue };
+        if !is_rotated(entry.file_name().as_bytes()) {
+            continue;
+        }
+        // a file rotated away or compressed meanwhile is skipped
+        if let Ok(md) = entry.metadata() {
+            sizes.rotated_files += 1;
+            sizes.rotated_bytes += md.len();
+        }
+    }
+    Some(sizes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_names() {
+        assert!(is_rotated(b"@400000006553f10a075bcbf4.s"));
+        assert!(is_rotated(b"@400000006553f10a075bcbf4.u"));
+        assert!(is_rotated(b"@400000006553f10a075bcbf4.s.gz"));
+        assert!(!is_rotated(b"@400000006553f10a075bcbf4.s.tmp"));
+        assert!(!is_rotated(b"@400000006553f10a075bcbf4.x"));
+        assert!(!is_rotated(b"@40000000.s"));
+        assert!(!is_rotated(b"current"));
+        assert!(!is_rotated(b""));
+        assert!(!is_rotated(b"@400000006553f10a075bcbfg.s"));
+    }
+
+    fn with(state: Option<State>, status: Option<Status>) -> View {
+        let mut v = View {
+            name: b"x".to_vec(),
+            supervise_running: true,
+            normally_up: Some(true),
+            status,
+            record: None,
+            error: None,
+        };
+        if let Some(s) = state {
+            let mut r = record::sample();
+            r.state = s;
+            v.record = Some(Rc::new(r));
+        }
+        v
+    }
+
+    #[test]
+    fn ready_as_svwait_judges_it() {
+        let st = Status {
+            stamp: Tai64n::from_unix(1_700_000_000, 0),
+            pid: 5,
+            paused: 0,
+            want: b'u',
+        };
+        assert_eq!(with(None, None).ready(), None);
+        // up under a supervise without a record (0.76): up means ready
+        assert_eq!(with(None, Some(st)).ready(), Some(true));
+        let down = Status { pid: 0, ..st };
+        assert_eq!(with(None, Some(down)).ready(), Some(false));
+        assert_eq!(with(Some(State::Waiting), Some(down)).ready(), Some(false));
+        assert_eq!(
+            with(Some(State::Finishing), Some(down)).ready(),
+            Some(false)
+        );
+        // up, no readiness source: ready
+        let mut v = with(Some(State::Up), Some(st));
+        assert_eq!(v.ready(), Some(true));
+        // up with a source that has not said so yet: not ready
+        let mut r = (*v.record.take().unwrap()).clone();
+        r.ready_sources.notification_fd = true;
+        r.ready_pending.notification_fd = true;
+        v.record = Some(Rc::new(r.clone()));
+        assert_eq!(v.ready(), Some(false));
+        r.ready_pending = record::Sources::default();
+        r.ready = Some(Tai64n::from_unix(1_700_000_001, 0));
+        v.record = Some(Rc::new(r));
+        assert_eq!(v.ready(), Some(true));
+    }
+
+    #[test]
+    fn state_and_want_from_the_18_bytes_without_a_record() {
+        let st = Status {
+            stamp: Tai64n::from_unix(1_700_000_000, 250_000),
+            pid: 0,
+            paused: 1,
+            want: 0,
+        };
+        let v = with(None, Some(st));
+        assert_eq!(v.state(), Some(State::Down));
+        assert_eq!(v.want(), Some(Want::Once));
+        // byte 16 counts only while something runs, as in svstat
+        assert_eq!(v.paused(), Some(false));
+        assert_eq!(unix_seconds(st.stamp), 1_700_000_000.25);
+        assert_eq!(v.seconds(Tai64n::from_unix(1_700_000_007, 0)), Some(7));
+        let odd = Status { want: b'?', ..st };
+        assert_eq!(with(None, Some(odd)).want(), None);
+        assert_eq!(with(None, None).state(), None);
+    }
+}
