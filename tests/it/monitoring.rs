@@ -211,6 +211,45 @@ fn json_lines_field_by_field() {
     assert_eq!(all[1]["state"], Value::Null);
 }
 
+/// A service that reports readiness (notification-fd) is up but not
+/// ready until it says so: `ready` in JSON and the `ready` gauge follow
+/// the record, the moment the daemon writes its newline.
+#[test]
+fn up_but_not_yet_ready_until_the_daemon_says_so() {
+    let mut t = ScanTree::new();
+    let svc = t.add(
+        b"db",
+        "#!/bin/sh\nwhile [ ! -e go ]; do sleep 0.05; done\necho >&3\nexec sleep 100000\n",
+        None,
+    );
+    fs::write(svc.join("notification-fd"), "3\n").unwrap();
+    t.start();
+    let dir = t.dir.clone();
+    let v = wait_json(&dir, "db", |v| v["state"] == "up");
+    assert_eq!(v["ready"], false, "{v}");
+    let out = prometheus(&dir, &[b"db"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        sample(&text, "daemontools_service_ready", "db").as_deref(),
+        Some("0"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "daemontools_service_up", "db").as_deref(),
+        Some("1"),
+        "{text}"
+    );
+    fs::write(svc.join("go"), "").unwrap();
+    wait_json(&dir, "db", |v| v["ready"] == true);
+    let out = prometheus(&dir, &[b"db"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        sample(&text, "daemontools_service_ready", "db").as_deref(),
+        Some("1"),
+        "{text}"
+    );
+}
+
 #[test]
 fn json_a_dead_supervise_is_not_up() {
     let tmp = support::tempdir();
