@@ -15,6 +15,7 @@ mod lifecycle;
 mod multilog;
 mod multilog_crash;
 mod multilog_diskfull;
+mod multilog_modern;
 mod readme;
 mod readproctitle;
 mod ship;

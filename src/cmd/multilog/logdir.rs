@@ -456,6 +456,8 @@ impl<'a> LogDir<'a> {
             }
             return;
         }
+        // Bytes of a line begun by an earlier write.
+        let open_before = self.drop.as_ref().map_or(0, |d| d.open_bytes);
         let mut done = start;
         while done < n {
             let fd = self.current.as_ref().expect("current is open");
@@ -473,15 +475,22 @@ impl<'a> LogDir<'a> {
                 r => {
                     let e = r.err().unwrap_or_else(Errno::last);
                     if disk_full(e) {
+                        if self.drop.as_ref().is_some_and(|d| d.lines == 0) {
+                            msg::warn(
+                                PROG,
+                                &[
+                                    b"unable to write to ",
+                                    self.name,
+                                    b"/current, dropping lines",
+                                ],
+                                Some(e),
+                            );
+                        }
                         // Back to the start of the line in progress, which
                         // may have begun in an earlier write.
                         let back = memchr::memrchr(b'\n', &self.pend[start..done])
                             .map_or(start, |i| start + i + 1);
-                        let earlier = if back == start {
-                            self.drop.as_ref().map_or(0, |d| d.open_bytes)
-                        } else {
-                            0
-                        };
+                        let earlier = if back == start { open_before } else { 0 };
                         self.drop_lines(back, n, done - back, earlier);
                         return;
                     }
@@ -754,6 +763,20 @@ impl<'a> LogDir<'a> {
     pub fn quit(&mut self) {
         self.flush_out();
         let name = self.name;
+        self.after_disk_full();
+        if let Some(d) = self.drop.as_ref().filter(|d| d.lines > 0) {
+            let n = d.lines.to_string();
+            msg::warn(
+                PROG,
+                &[
+                    n.as_bytes(),
+                    b" lines dropped in ",
+                    name,
+                    b" (disk full), no marker written",
+                ],
+                None,
+            );
+        }
         let cur = self.current.as_ref().expect("current is open");
         retry(&[b"unable to write ", name, b"/current to disk"], || {
             nix::unistd::fsync(cur)
