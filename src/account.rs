@@ -64,7 +64,7 @@ fn getent(name: &[u8]) -> Option<Vec<u8>> {
         ForkResult::Child => {
             // dup2 onto itself (fd 1 was closed, so the pipe got it)
             // would keep close-on-exec: clear it explicitly.
-            if sys::dup2(wr.as_raw_fd(), 1).is_ok() && fsio::no_coe(sys::fd(1)).is_ok() {
+            if sys::dup2(wr.as_raw_fd(), 1).is_ok() && fsio::no_coe(sys::StdFd::OUT).is_ok() {
                 for path in &paths {
                     let _ = nix::unistd::execve(path, &argv, &envp);
                 }

@@ -8,7 +8,7 @@
 use nix::errno::Errno;
 
 use crate::msg::{self, EXIT_TEMP};
-use crate::sys;
+use crate::sys::StdFd;
 
 const READ_SIZE: usize = 64 * 1024;
 /// Input is transformed in pieces of this size so the output stays bounded.
@@ -24,12 +24,12 @@ pub fn run(mut feed: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
     let mut out: Vec<u8> = Vec::with_capacity(OUT_HIGH + 27 * PIECE);
     loop {
         if !out.is_empty() {
-            if msg::write_all(sys::fd(1), &out).is_err() {
+            if msg::write_all(StdFd::OUT, &out).is_err() {
                 return EXIT_TEMP;
             }
             out.clear();
         }
-        let n = match nix::unistd::read(sys::fd(0), &mut inbuf) {
+        let n = match nix::unistd::read(StdFd::IN, &mut inbuf) {
             Ok(0) => return 0,
             Ok(n) => n,
             Err(Errno::EINTR) => continue,
@@ -38,7 +38,7 @@ pub fn run(mut feed: impl FnMut(&[u8], &mut Vec<u8>)) -> i32 {
         for piece in inbuf[..n].chunks(PIECE) {
             feed(piece, &mut out);
             if out.len() >= OUT_HIGH {
-                if msg::write_all(sys::fd(1), &out).is_err() {
+                if msg::write_all(StdFd::OUT, &out).is_err() {
                     return EXIT_TEMP;
                 }
                 out.clear();

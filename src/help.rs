@@ -35,7 +35,7 @@ impl Help {
             Some(b"--version") => version(self.prog),
             _ => return,
         };
-        let code = match msg::write_all(sys::fd(1), text.as_bytes()) {
+        let code = match msg::write_all(sys::StdFd::OUT, text.as_bytes()) {
             Ok(()) => 0,
             Err(_) => msg::EXIT_TEMP,
         };

@@ -141,7 +141,7 @@ impl Line {
     /// Appends the newline and writes the line to stderr.
     pub fn emit(mut self) {
         self.0.push(b'\n');
-        let _ = write_all(std::io::stderr().as_fd(), &self.0);
+        let _ = write_all(crate::sys::StdFd::ERR, &self.0);
     }
     /// Emits and exits with `code`.
     pub fn exit(self, code: i32) -> ! {

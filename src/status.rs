@@ -129,7 +129,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spec_example_record() {
+    fn known_record() {
         let hex = "400000006b03281d33640f2c5218000001".to_string() + "75";
         let bytes: Vec<u8> = (0..LEN)
             .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())

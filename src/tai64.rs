@@ -135,7 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn spec_example() {
+    fn stamp_of_a_known_time() {
         let t = Tai64n::from_unix(935467445, 787492);
         assert_eq!(&t.fmt(), b"@4000000037c219bf2ef02e94");
         assert_eq!(label_to_unix(t.secs), 935467445);

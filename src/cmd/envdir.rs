@@ -194,8 +194,8 @@ mod tests {
         assert_eq!(r.change(b"L", None), b"L=\n");
     }
 
-    /// The value a file's content gives, straight from the spec (§6.2).
-    fn spec_value(content: &[u8]) -> Vec<u8> {
+    /// The value a file's content gives, as doc/envdir.8.md states it.
+    fn documented_value(content: &[u8]) -> Vec<u8> {
         let line = content.split(|&c| c == b'\n').next().unwrap();
         let end = line
             .iter()
@@ -209,10 +209,10 @@ mod tests {
 
     proptest::proptest! {
         /// Any sequence of files and misses: no panic; a read file gives
-        /// exactly the spec's value (or an unset when empty); a miss after a
+        /// exactly the documented value (or an unset when empty); a miss after a
         /// set reuses that value's buffer; no NUL ever reaches a value.
         #[test]
-        fn reader_matches_spec(
+        fn reader_matches_documentation(
             files in proptest::collection::vec(
                 proptest::option::weighted(
                     0.8,
@@ -240,7 +240,7 @@ mod tests {
                     Some(c) if c.is_empty() => proptest::prop_assert_eq!(&change, b"N"),
                     Some(c) => {
                         let mut want = b"N=".to_vec();
-                        want.extend(spec_value(c));
+                        want.extend(documented_value(c));
                         proptest::prop_assert_eq!(&change, &want);
                     }
                     None => match &last {
@@ -256,7 +256,7 @@ mod tests {
                     },
                 }
                 last = match f {
-                    Some(c) if !c.is_empty() => Some(spec_value(c)),
+                    Some(c) if !c.is_empty() => Some(documented_value(c)),
                     _ => None,
                 };
             }

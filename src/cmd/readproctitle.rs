@@ -6,7 +6,7 @@
 //! bytes, 111 on a read error; never a message.
 
 use crate::fsio;
-use crate::sys;
+use crate::sys::StdFd;
 
 pub fn main(args: &[&[u8]], last: Option<&mut [u8]>) -> i32 {
     if args.len() < 2 {
@@ -21,7 +21,7 @@ pub fn main(args: &[&[u8]], last: Option<&mut [u8]>) -> i32 {
     }
     let mut buf = [0u8; 4096];
     loop {
-        match fsio::read(sys::fd(0), &mut buf) {
+        match fsio::read(StdFd::IN, &mut buf) {
             Ok(0) => return 0,
             Ok(n) => feed(title, &buf[..n]),
             Err(_) => return 111,

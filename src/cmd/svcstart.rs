@@ -194,7 +194,7 @@ fn say(o: &Opts, parts: &[&[u8]]) {
     for p in parts {
         v.extend_from_slice(p);
     }
-    let _ = msg::write_all(sys::fd(1), &v);
+    let _ = msg::write_all(sys::StdFd::OUT, &v);
 }
 
 /// Polls `cond` every 50 ms, printing a dot each second, until it holds or

@@ -236,6 +236,18 @@ mod tests {
     }
 
     #[test]
+    fn huge_unconvertible_label_keeps_its_first_64k_digits() {
+        // Zeros: seconds 0 is far before any representable year.
+        let mut input = b"@".to_vec();
+        input.extend(std::iter::repeat_n(b'0', LABEL_KEEP + 10));
+        input.extend(b" x\n");
+        let mut want = b"@".to_vec();
+        want.extend(std::iter::repeat_n(b'0', LABEL_KEEP));
+        want.extend(b" x\n");
+        assert_eq!(conv(&input), want);
+    }
+
+    #[test]
     fn split_feeding_is_the_same() {
         let input = b"@4000000037c219bf2ef02e94 mark\nplain\n@400000000000000a00000000X\n";
         let whole = conv(input);

@@ -199,7 +199,8 @@ fn package_metadata_and_contents() {
         std::fs::read_to_string(x.join("lib/systemd/system/daemontools-rs.service")).unwrap();
     assert!(
         unit.contains("ExecStart=/usr/bin/svscan /etc/service\n")
-            && unit.contains("ExecStop=/usr/bin/svshutdown -q /etc/service\n")
+            && unit.contains("Environment=SVSCAN_TERM=shutdown\n")
+            && unit.contains("Type=notify\n")
             && !unit.contains('@')
             && !unit.starts_with('#'),
         "{unit}"

@@ -407,14 +407,15 @@ fn finish_past_timeout_finish_is_killed() {
 fn recorded_delays(s: &Svc, n: u64) -> Vec<u32> {
     let mut delays: Vec<(u64, u32)> = Vec::new();
     let ok = wait_until(LONG * 3, || {
-        if let Some(r) = record(s) {
-            if r.state == State::Waiting && !delays.iter().any(|(k, _)| *k == r.starts) {
-                let b = r.backoff.expect("backoff in force");
-                let next = r.next_start.expect("next start recorded");
-                assert_eq!(next.secs - r.since.secs, u64::from(b.delay));
-                assert_eq!(next.nano, r.since.nano);
-                delays.push((r.starts, b.delay));
-            }
+        if let Some(r) = record(s)
+            && r.state == State::Waiting
+            && !delays.iter().any(|(k, _)| *k == r.starts)
+        {
+            let b = r.backoff.expect("backoff in force");
+            let next = r.next_start.expect("next start recorded");
+            assert_eq!(next.secs - r.since.secs, u64::from(b.delay));
+            assert_eq!(next.nano, r.since.nano);
+            delays.push((r.starts, b.delay));
         }
         delays.len() as u64 >= n
     });

@@ -189,10 +189,11 @@ fn pieces(dir: &Path, input: &Input) -> Pieces {
         // A piece too short to name its offset: the continuation of the
         // last file's last piece, or the end of a long line that a kill
         // split, just before the next piece of its file.
-        if let (Some(c), Some(None)) = (carry, at.first()) {
-            if !data.starts_with(b"@") && fits(c, texts[0]) {
-                at[0] = Some(c);
-            }
+        if let (Some(c), Some(None)) = (carry, at.first())
+            && !data.starts_with(b"@")
+            && fits(c, texts[0])
+        {
+            at[0] = Some(c);
         }
         for i in (0..texts.len().saturating_sub(1)).rev() {
             if at[i].is_none() {
@@ -341,10 +342,10 @@ fn stopped(pid: i32) -> bool {
 /// kills, not the disk; fsyncs on a disk make it slow).
 fn fast_tempdir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(d) = tempfile::Builder::new().prefix("dtrs").tempdir_in(shm) {
-            return d;
-        }
+    if shm.is_dir()
+        && let Ok(d) = tempfile::Builder::new().prefix("dtrs").tempdir_in(shm)
+    {
+        return d;
     }
     support::tempdir()
 }
@@ -594,6 +595,14 @@ fn sigkill_with_a_backlog_in_a_pipe_loses_no_line() {
 #[test]
 fn sigkill_during_compression_loses_no_line() {
     kills_lose_nothing(Source::Pipe, 4_000_000, 30, 0x6219_0016, true);
+}
+
+/// Many more kills, at other points (the long tier:
+/// `cargo test --profile ci -- --include-ignored`).
+#[test]
+#[ignore = "long tier: a minute or more"]
+fn sigkill_many_times_with_a_backlog_in_a_pipe_loses_no_line() {
+    kills_lose_nothing(Source::Pipe, 40_000_000, 400, 0x0076_beef_dead, false);
 }
 
 #[test]

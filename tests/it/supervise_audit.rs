@@ -120,8 +120,20 @@ fn supervise_outcome(prog: &Path, prefix: &[&str], setup: &dyn Fn(&Path)) -> Out
     assert!(came_up, "{prog_s}: neither exited nor came up");
     let running = code.is_none() && p.child.try_wait().unwrap().is_none();
     if running {
-        // let the start (and its one-second sleep) happen, then stop it
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // Let the start-up end (`sleep` runs, or its failure is reported,
+        // or the status says the service is meant to stay down), then stop.
+        let settled = || {
+            let pid = status_pid(&status) as i32;
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let want_down = fs::read(&status).is_ok_and(|st| st.len() == 18 && st[17] == b'd');
+            (pid != 0 && comm == "sleep\n")
+                || (pid == 0 && want_down)
+                || fs::metadata(&errfile).is_ok_and(|m| m.len() > 0)
+        };
+        assert!(
+            wait_until(LONG, settled),
+            "{prog_s}: the start-up never ended"
+        );
         support::run(support::bin("svc"), &["-dx", "s"], root);
         code = p.wait_timeout(LONG).and_then(|st| st.code());
     } else if code.is_none() {

@@ -156,8 +156,7 @@ fn svscanboot_starts_the_tree_and_shows_errors_in_the_title() {
             .success()
     };
     assert!(wait_until(LONG, || svok("old") && svok("old/log")));
-    let old_svc = support::svdir::status_pid(&dir.join("old/supervise/status"));
-    assert!(old_svc > 0);
+    let old_svc = support::svdir::wait_status_pid(&dir.join("old/supervise/status"));
 
     let boot = Boot::start(&dir, tmp.path());
     // step 3: svc -dx DIR/* DIR/*/log

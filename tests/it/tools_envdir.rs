@@ -1,4 +1,4 @@
-//! envdir (tools.md §6): every reading rule, the environment order, the
+//! envdir (doc/envdir.8.md): every reading rule, the environment order, the
 //! error messages, and a property test over random directories compared
 //! with a model of the rules and with the reference, byte for byte.
 
@@ -298,8 +298,9 @@ fn read_entries(dir: &Path) -> Vec<Entry> {
         .collect()
 }
 
-/// What `env` prints for `base` after envdir applied `entries` (spec §1.5,
-/// §6.2, §6.4), written from the spec independently of src/.
+/// What `env` prints for `base` after envdir applied `entries` (doc/envdir.8.md:
+/// how a file is read, the buffer reuse, the environment order), written
+/// from that page independently of src/.
 fn model_env(base: &[Vec<u8>], entries: &[Entry]) -> Vec<u8> {
     let mut env: Vec<Vec<u8>> = base.to_vec();
     let mut buf: Vec<u8> = Vec::new();

@@ -1,5 +1,5 @@
-//! fghack and pgrphack (tools.md §2, §3), run as a user would, side by side
-//! with the reference.
+//! fghack and pgrphack (doc/fghack.8.md, doc/pgrphack.8.md), run as a user
+//! would, side by side with the reference.
 
 use crate::support;
 use std::collections::HashMap;
@@ -112,15 +112,8 @@ fn fghack_child_holds_31_write_ends() {
     }
 }
 
-/// The syscall number `pid` is blocked in (from /proc/PID/syscall).
-fn syscall_of(pid: i32) -> Option<i64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
-    s.split(' ').next()?.parse().ok()
-}
-
 fn state_of(pid: i32) -> Option<String> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(s.rsplit(')').next()?.split_whitespace().next()?.to_string())
+    support::stat_fields(pid)?.into_iter().next()
 }
 
 /// fghack waits for whatever the child left behind holding the pipe, then
@@ -157,7 +150,7 @@ fn fghack_waits_for_background_descendants() {
                 })
             };
             let waiting = support::wait_until(support::LONG, || {
-                shell_zombie() && syscall_of(fp) == Some(libc::SYS_read)
+                shell_zombie() && support::syscall(fp).map(|s| s.0) == Some(libc::SYS_read)
             });
             let still = f.child.try_wait().unwrap().is_none();
             support::kill_all(&[bg]);

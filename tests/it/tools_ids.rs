@@ -1,5 +1,5 @@
-//! setuidgid and envuidgid (tools.md §4, §5), run as a user would, side by
-//! side with the reference.
+//! setuidgid and envuidgid (doc/setuidgid.8.md, doc/envuidgid.8.md), run as
+//! a user would, side by side with the reference.
 
 use crate::support;
 use crate::support::tools::{Run, Spec, expect, is_root, same};

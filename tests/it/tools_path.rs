@@ -1,5 +1,9 @@
-//! PATH search (tools.md §1.4) and what every tool's program inherits
-//! (§1.3): run through our binaries, side by side with the reference.
+//! PATH search (doc/envdir.8.md, "PATH SEARCH", shared by all the tools that
+//! run a program) and what every tool's program inherits: all open
+//! descriptors, the signal mask and the ignored signals, the cwd, umask,
+//! session and process group, unchanged (only pgrphack changes the session
+//! and group; setlock and fghack add descriptors on purpose). Run through
+//! our binaries, side by side with the reference.
 
 use crate::support;
 use std::os::unix::fs::PermissionsExt;
@@ -218,15 +222,7 @@ fn fds_of_sleep(cmd: &Path, args: &[&str], cwd: &Path) -> Vec<String> {
     let p = support::spawn(cmd, &v, cwd, |_| {});
     let pid = p.pid();
     // Asleep, i.e. past the dynamic loader (which opens and closes files).
-    let asleep = || {
-        let sc = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        let nr: i64 = sc
-            .split(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(-1);
-        nr == libc::SYS_clock_nanosleep || nr == libc::SYS_nanosleep
-    };
+    let asleep = || support::sleep_request(pid).is_some();
     assert!(
         support::wait_until(support::LONG, asleep),
         "{} never slept",

@@ -1,4 +1,4 @@
-//! setlock (tools.md §8): options and messages, the lock file, flock
+//! setlock (doc/setlock.8.md): options and messages, the lock file, flock
 //! semantics against other lockers, and the inherited lock descriptor.
 
 use crate::support;
@@ -97,12 +97,10 @@ fn lock_file_is_created_0600_and_never_truncated() {
 /// Waits until `pid` is blocked in flock(2) (syscall 73 on x86_64; other
 /// architectures: until it is at least alive and sleeping).
 fn blocked_in_flock(pid: i32) -> bool {
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let nr = syscall.split(' ').next().unwrap_or("");
-    if cfg!(target_arch = "x86_64") {
-        nr == libc::SYS_flock.to_string()
-    } else {
-        nr == libc::SYS_flock.to_string() || !syscall.is_empty()
+    match support::syscall(pid) {
+        Some((nr, _)) if cfg!(target_arch = "x86_64") => nr == libc::SYS_flock,
+        Some(_) => true,
+        None => false,
     }
 }
 

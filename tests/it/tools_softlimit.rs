@@ -1,4 +1,4 @@
-//! softlimit (tools.md §7): option parsing and messages, and the limits the
+//! softlimit (doc/softlimit.8.md): option parsing and messages, and the limits the
 //! child really gets (its /proc/self/limits), side by side with the
 //! reference. Expectations are derived from the hard limits this test
 //! process has (the tools inherit them).

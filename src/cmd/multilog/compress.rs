@@ -189,10 +189,10 @@ fn recover(dirfd: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
     for e in retain::list(dirfd)? {
         if compressible(&e.name) {
             plain.push(e.name);
-        } else if let Some(stem) = e.name.strip_suffix(b".gz") {
-            if compressible(stem) {
-                gz.push(stem.to_vec());
-            }
+        } else if let Some(stem) = e.name.strip_suffix(b".gz")
+            && compressible(stem)
+        {
+            gz.push(stem.to_vec());
         }
     }
     gz.sort();

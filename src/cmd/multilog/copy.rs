@@ -126,15 +126,15 @@ impl<'a> Copies<'a> {
             return;
         }
         mark_slow();
-        if !self.dead {
-            if let Err(e) = msg::write_all(sys::fd(1), &self.buf) {
-                msg::warn(
-                    PROG,
-                    &[b"unable to write to stdout, no more copies"],
-                    Some(e),
-                );
-                self.dead = true;
-            }
+        if !self.dead
+            && let Err(e) = msg::write_all(sys::StdFd::OUT, &self.buf)
+        {
+            msg::warn(
+                PROG,
+                &[b"unable to write to stdout, no more copies"],
+                Some(e),
+            );
+            self.dead = true;
         }
         self.buf.clear();
     }

@@ -138,7 +138,7 @@ pub struct Input {
 }
 
 fn stdin() -> std::os::fd::BorrowedFd<'static> {
-    sys::fd(0)
+    sys::StdFd::IN.borrow()
 }
 
 impl Input {
@@ -328,11 +328,11 @@ impl Input {
     /// progress is completed and the rest is left to the next reader.
     fn loaded(&mut self, mut n: usize) -> Fill {
         self.base = self.seen_end();
-        if self.finishing {
-            if let Some(i) = memchr::memchr(b'\n', &self.buf[BLOCK..BLOCK + n]) {
-                n = i + 1;
-                self.eof = true;
-            }
+        if self.finishing
+            && let Some(i) = memchr::memchr(b'\n', &self.buf[BLOCK..BLOCK + n])
+        {
+            n = i + 1;
+            self.eof = true;
         }
         self.pos = BLOCK;
         self.end = BLOCK + n;
@@ -417,7 +417,8 @@ impl Input {
         }
         block_term_alrm(false);
         // A TERM or ALRM that arrived while busy is delivered here; act
-        // on it now instead of blocking in read (spec §6.15).
+        // on it now instead of blocking in read (doc/multilog.8.md, "Signals
+        // while busy").
         if ALRM.get() || TERM.get() != self.finishing {
             block_term_alrm(true);
             return Fill::Again;
@@ -581,10 +582,10 @@ fn kind_of_stdin() -> (Kind, u64) {
         if sys::socket_type(stdin()) == Some(libc::SOCK_STREAM) {
             return (Kind::Socket, 0);
         }
-    } else if fmt == SFlag::S_IFREG {
-        if let Ok(at) = nix::unistd::lseek(stdin(), 0, Whence::SeekCur) {
-            return (Kind::File, at as u64);
-        }
+    } else if fmt == SFlag::S_IFREG
+        && let Ok(at) = nix::unistd::lseek(stdin(), 0, Whence::SeekCur)
+    {
+        return (Kind::File, at as u64);
     }
     (Kind::Stream, 0)
 }

@@ -378,10 +378,10 @@ impl<'a> LogDir<'a> {
         if k >= self.size - self.bytes {
             k = self.size - self.bytes;
         }
-        if self.bytes + k >= self.size - 2000 {
-            if let Some(i) = memchr::memrchr(b'\n', &self.pend[start..start + k as usize]) {
-                k = i as u64 + 1;
-            }
+        if self.bytes + k >= self.size - 2000
+            && let Some(i) = memchr::memrchr(b'\n', &self.pend[start..start + k as usize])
+        {
+            k = i as u64 + 1;
         }
         self.committed += k as usize;
         if self.bytes == 0 && k > 0 && self.age.is_some() {
@@ -565,7 +565,8 @@ impl<'a> LogDir<'a> {
     }
 
     /// After renames, links and unlinks: fsync of the directory itself,
-    /// which 0.76 never does (spec §6.15 item 4). It makes the names
+    /// which 0.76 never does
+    /// (doc/multilog.8.md, "Directory sync"). It makes the names
     /// durable (an archive keeps its `.s` name and `state` its new
     /// contents across a power loss); no data depends on it: `current`,
     /// `processed` and `newstate` are synced before they are renamed, and
@@ -663,8 +664,8 @@ impl<'a> LogDir<'a> {
         self.finish(b"processed", b's');
     }
 
-    /// Runs the processor until it exits 0 (§6.10), pausing after every
-    /// failure.
+    /// Runs the processor until it exits 0 (doc/multilog.8.md, "Log
+    /// directories"), pausing after every failure.
     fn run_processor(&self) {
         let name = self.name;
         let argv = self.processor.as_ref().expect("processor set");
@@ -841,7 +842,7 @@ fn open_bytes(dirfd: &OwnedFd, size: u64) -> u64 {
     size
 }
 
-/// The processor child (§6.10): TERM and ALRM back to default and
+/// The processor child (doc/multilog.8.md, "Log directories"): TERM and ALRM back to default and
 /// unblocked, `previous` on fd 0, `processed` on 1, `state` on 4,
 /// `newstate` on 5, then `/bin/sh -c CMD`. Returns only on failure.
 fn start_processor(argv: &[CString; 3]) -> Errno {

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use crate::fsio;
 use crate::msg::{self, Line};
-use crate::sys::{self, Flag};
+use crate::sys::{self, Flag, StdFd};
 use copy::Copies;
 use input::{BLOCK, Input};
 use logdir::LogDir;
@@ -319,7 +319,7 @@ fn alert(window: &[u8]) {
         buf[window.len()] = b'\n';
         window.len() + 1
     };
-    let _ = msg::write_all(sys::fd(2), &buf[..n]);
+    let _ = msg::write_all(StdFd::ERR, &buf[..n]);
     mark_slow();
 }
 
@@ -467,7 +467,8 @@ fn run(heads: &mut Heads, input: &mut Input, out: &mut Outputs) {
 /// `L`; all of them are read from one clock reading).
 ///
 /// The stamp of `t` is the time at which multilog begins processing the
-/// line (spec logging.md §5.4). The clock is read for the first line that
+/// line (doc/multilog.8.md: `t` takes the time when the line's first byte
+/// is processed). The clock is read for the first line that
 /// starts after each read(2), for the first line that starts in each
 /// further `STAMP_SPAN` bytes of the block, and again after anything that
 /// may take time (`took_time`: a write(2) of log data, a rotation,

@@ -315,7 +315,7 @@ pub struct AnyOf<'a> {
     /// (`cands[offsets[b]..offsets[b + 1]]`).
     tables: Vec<Table<'a>>,
     /// Patterns that are always tried.
-    others: Vec<u16>,
+    others: Vec<u32>,
     /// One of the patterns is `*`: every line matches.
     always: bool,
 }
@@ -323,16 +323,16 @@ pub struct AnyOf<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Table<'a> {
     slot: u8,
-    offsets: Box<[u16; 257]>,
+    offsets: Box<[u32; 257]>,
     cands: Vec<Keyed<'a>>,
 }
 
 impl<'a> AnyOf<'a> {
     pub fn new(pats: Vec<Pattern<'a>>) -> AnyOf<'a> {
-        let mut keyed: Vec<(u8, u8, u16)> = Vec::new();
+        let mut keyed: Vec<(u8, u8, u32)> = Vec::new();
         let mut others = Vec::new();
         for (id, p) in pats.iter().enumerate() {
-            let id = id as u16;
+            let id = id as u32;
             match (p.slot, p.pieces.first(), p.pieces.get(1)) {
                 (Some(slot), Some(Piece::Star(_)), Some(Piece::Lit(lit))) if lit.len() >= 2 => {
                     keyed.push((slot, lit[1], id))
@@ -442,8 +442,8 @@ mod tests {
         }
     }
 
-    /// (pattern, line, selected) as observed with daemontools 0.76
-    /// (spec logging.md §4.2, including the rts `matchtest` cases).
+    /// (pattern, line, selected) as observed with daemontools 0.76, the
+    /// cases of its own test script (`rts`, `matchtest`) included.
     const TABLE: &[(&[u8], &[u8], bool)] = &[
         (b"one", b"one", true),
         (b"one", b"on", false),
@@ -525,6 +525,26 @@ mod tests {
                 assert_eq!(p.matches(&line, &mut skips), j == i as usize);
             }
         }
+    }
+
+    /// More than 65,536 patterns in one run (a command line can hold about
+    /// 190,000 arguments): each is still found, keyed or not.
+    #[test]
+    fn runs_longer_than_sixteen_bits() {
+        let n = 70_000;
+        let texts: Vec<Vec<u8>> = (0..n)
+            .flat_map(|i| [format!("l{i}").into_bytes(), format!("*xk{i}").into_bytes()])
+            .collect();
+        let mut skips = Skips::new();
+        let set = AnyOf::new(texts.iter().map(|t| Pattern::new(t, &mut skips)).collect());
+        for i in [0, 1, 65_535, 65_536, 65_537, n - 1] {
+            for line in [format!("l{i}"), format!("axk{i}")] {
+                skips.reset();
+                assert!(set.any(line.as_bytes(), &mut skips), "{line}");
+            }
+        }
+        skips.reset();
+        assert!(!set.any(b"axk70000", &mut skips));
     }
 
     /// A multilog `t` window: stamp, space, text.

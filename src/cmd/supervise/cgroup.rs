@@ -200,10 +200,10 @@ impl Cgroup {
     /// to each pid listed once.
     pub fn kill_all(&self) {
         let kill = join(&self.dir, "cgroup.kill");
-        if let Ok(fd) = fsio::open_write(&kill) {
-            if nix::unistd::write(&fd, b"1").is_ok() {
-                return;
-            }
+        if let Ok(fd) = fsio::open_write(&kill)
+            && nix::unistd::write(&fd, b"1").is_ok()
+        {
+            return;
         }
         for pid in self.pids() {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);

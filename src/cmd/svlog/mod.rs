@@ -27,14 +27,34 @@ use std::rc::Rc;
 
 use nix::errno::Errno;
 
-use crate::msg::{self, EXIT_TEMP, EXIT_USAGE, Line};
+use crate::help::Help;
+use crate::msg::{EXIT_TEMP, EXIT_USAGE, Line};
 use logdir::{Archive, LogDir, NotFound};
 use stamp::Stamp;
 use stream::{Mode, Output, Piece, Src, Stream, Window};
 
 pub const PROG: &str = "svlog";
 
-const USAGE: &str = "svlog [-f] [-n lines] [--since time] [--until time] [--utc | --raw] dir ...";
+const HELP: Help = Help {
+    prog: PROG,
+    usage: "svlog [-f] [-n lines] [--since t] [--until t] [--utc | --raw] dir ...",
+    about: "\
+Print the lines of multilog directories (a service directory means its
+log/main), rotated files first, then current, with TAI64N stamps shown as
+local time; several directories are merged in time order.
+
+  -f          follow: print new lines as they come, across rotations
+  -n lines    print only the last lines
+  --since t, --until t
+              only lines stamped in that window (journalctl's times:
+              '2026-12-01 21:39', '-1h', 'yesterday', '@1796161180')
+  --utc       show stamps as RFC 3339 times in UTC
+  --raw       leave stamps as they are
+
+Exit code 0; 100 for a usage error; 111 if a directory or file cannot be read.
+",
+    page: PROG,
+};
 
 /// Files rotated more than this long after `--until` are not read (a
 /// line is stamped when multilog reads it and may reach the next file a
@@ -136,7 +156,7 @@ pub fn parse_args<'a>(args: &[&'a [u8]]) -> Option<Opts<'a>> {
 }
 
 fn usage() -> ! {
-    msg::usage(PROG, USAGE)
+    HELP.usage()
 }
 
 /// The current time as svlog uses it.
@@ -388,6 +408,7 @@ pub fn select(pieces: &mut Vec<Piece>, w: &Window, lines: Option<u64>) -> io::Re
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
+    HELP.check(args);
     let o = parse_args(args).unwrap_or_else(|| usage());
     if o.follow && o.until.is_some() {
         Line::new(PROG, "usage")

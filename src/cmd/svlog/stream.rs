@@ -172,12 +172,11 @@ impl Output {
             }
             self.buf.extend_from_slice(b" | ");
         }
-        if self.mode == Mode::Utc {
-            if let Some(t) = stamp::label(head) {
-                if utc::push_rfc3339(&mut self.buf, t.secs, t.nano).is_some() {
-                    return 25;
-                }
-            }
+        if self.mode == Mode::Utc
+            && let Some(t) = stamp::label(head)
+            && utc::push_rfc3339(&mut self.buf, t.secs, t.nano).is_some()
+        {
+            return 25;
         }
         0
     }
@@ -219,7 +218,7 @@ impl Output {
 }
 
 fn write_out(data: &[u8]) -> Result<(), Errno> {
-    msg::write_all(sys::fd(1), data)
+    msg::write_all(sys::StdFd::OUT, data)
 }
 
 /// `svlog: fatal: unable to write output: ERR`, exit 111.

@@ -207,10 +207,10 @@ pub fn parse(arg: &[u8]) -> Option<When> {
         b'@' => return Some(When::At(epoch(b)?)),
         _ => {}
     }
-    if let Some(rest) = b.strip_suffix(b"ago") {
-        if rest.last().is_some_and(u8::is_ascii_whitespace) {
-            return Some(When::FromNow(-span(rest)?));
-        }
+    if let Some(rest) = b.strip_suffix(b"ago")
+        && rest.last().is_some_and(u8::is_ascii_whitespace)
+    {
+        return Some(When::FromNow(-span(rest)?));
     }
     if b.len() >= 10 && b[4] == b'-' {
         return date_time(b);
@@ -228,13 +228,13 @@ fn date_time(b: &[u8]) -> Option<When> {
     let mut c = civil_prefix(&probe, b"T")?;
     let mut nano = 0;
     let mut rest = &b[10..];
-    if let Some((&sep, after)) = rest.split_first() {
-        if sep == b' ' || sep == b'T' || sep == b't' {
-            let after = trim_start(after);
-            if let Some((h, m, s, n, used)) = time_of_day(after) {
-                (c.hour, c.min, c.sec, nano) = (h, m, s, n);
-                rest = &after[used..];
-            }
+    if let Some((&sep, after)) = rest.split_first()
+        && (sep == b' ' || sep == b'T' || sep == b't')
+    {
+        let after = trim_start(after);
+        if let Some((h, m, s, n, used)) = time_of_day(after) {
+            (c.hour, c.min, c.sec, nano) = (h, m, s, n);
+            rest = &after[used..];
         }
     }
     if rest.iter().all(u8::is_ascii_whitespace) {

@@ -71,13 +71,13 @@ impl Role {
     /// Container set-up: a child subreaper when not PID 1, so that orphans
     /// of the tree are reparented to svscan and reaped at once.
     pub fn set_up(self) {
-        if let Role::Container { pid1: false } = self {
-            if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-                Line::new(PROG, "warning")
-                    .s("unable to become a child subreaper")
-                    .err(e)
-                    .emit();
-            }
+        if let Role::Container { pid1: false } = self
+            && let Err(e) = nix::sys::prctl::set_child_subreaper(true)
+        {
+            Line::new(PROG, "warning")
+                .s("unable to become a child subreaper")
+                .err(e)
+                .emit();
         }
     }
 }
@@ -183,10 +183,11 @@ fn descendants() -> Vec<i32> {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        if let Some((ppid, state)) = stat_ppid(pid) {
-            if state != b'Z' && state != b'X' {
-                parent.insert(pid, ppid);
-            }
+        if let Some((ppid, state)) = stat_ppid(pid)
+            && state != b'Z'
+            && state != b'X'
+        {
+            parent.insert(pid, ppid);
         }
     }
     let mut out: Vec<i32> = parent

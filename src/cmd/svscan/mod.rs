@@ -34,7 +34,7 @@ use crate::exec;
 use crate::fsio;
 use crate::msg::{EXIT_TEMP, Line};
 use crate::svctl;
-use crate::sys::{self, Flag};
+use crate::sys::{self, Flag, StdFd};
 
 mod init;
 mod notify;
@@ -167,14 +167,14 @@ struct Scanner {
 }
 
 pub fn main(args: &[&[u8]]) -> i32 {
-    if let Some(dir) = args.get(1) {
-        if let Err(e) = nix::unistd::chdir(*dir) {
-            Line::new(PROG, "fatal")
-                .s("unable to chdir to ")
-                .b(dir)
-                .err(e)
-                .exit(EXIT_TEMP);
-        }
+    if let Some(dir) = args.get(1)
+        && let Err(e) = nix::unistd::chdir(*dir)
+    {
+        Line::new(PROG, "fatal")
+            .s("unable to chdir to ")
+            .b(dir)
+            .err(e)
+            .exit(EXIT_TEMP);
     }
     open_closed_stdio();
     let env = sys::environ();
@@ -339,8 +339,9 @@ pub fn main(args: &[&[u8]]) -> i32 {
 /// directory ever gets one of those numbers (daemontools-encore does the
 /// same; with the fds open, as always under svscanboot, nothing changes).
 fn open_closed_stdio() {
-    for fd in 0..3 {
-        if nix::fcntl::fcntl(sys::fd(fd), nix::fcntl::FcntlArg::F_GETFD) == Err(Errno::EBADF) {
+    for std_fd in StdFd::ALL {
+        let fd = std_fd.raw();
+        if nix::fcntl::fcntl(std_fd, nix::fcntl::FcntlArg::F_GETFD) == Err(Errno::EBADF) {
             let flags = if fd == 0 {
                 OFlag::O_RDONLY
             } else {
@@ -572,15 +573,15 @@ impl Scanner {
             if r.log_pid != 0 {
                 let _ = svctl::send(&dir.join("log"), b"ox");
             }
-            if r.pid != 0 {
-                if let Err(p) = svctl::send(dir, b"dx") {
-                    Line::new(PROG, "warning")
-                        .s("unable to stop removed service ")
-                        .b(&r.name)
-                        .s(": ")
-                        .s(p.text())
-                        .emit();
-                }
+            if r.pid != 0
+                && let Err(p) = svctl::send(dir, b"dx")
+            {
+                Line::new(PROG, "warning")
+                    .s("unable to stop removed service ")
+                    .b(&r.name)
+                    .s(": ")
+                    .s(p.text())
+                    .emit();
             }
         }
         self.close_finished_pipes();
@@ -660,13 +661,14 @@ impl Scanner {
                 Err(()) => return,
             }
         }
-        if r.log_pid == 0 && !r.prefixed {
-            if let Some((rd, _)) = &r.log {
-                let fd = rd.as_raw_fd();
-                if let Ok(pid) = spawn_supervise(&r.name, b"/log", Some((fd, 0)), nofile, None) {
-                    r.log_pid = pid;
-                    self.pids.insert(pid, (key, true));
-                }
+        if r.log_pid == 0
+            && !r.prefixed
+            && let Some((rd, _)) = &r.log
+        {
+            let fd = rd.as_raw_fd();
+            if let Ok(pid) = spawn_supervise(&r.name, b"/log", Some((fd, 0)), nofile, None) {
+                r.log_pid = pid;
+                self.pids.insert(pid, (key, true));
             }
         }
     }
@@ -682,12 +684,12 @@ impl Scanner {
         if !is_dir(".svscan") || nix::sys::stat::stat(".svscan/log").is_err() {
             return;
         }
-        let dup = |fd: i32| {
-            let d = nix::unistd::dup(sys::fd(fd))?;
+        let dup = |fd: StdFd| {
+            let d = nix::unistd::dup(fd)?;
             fsio::coe(&d)?;
             Ok::<OwnedFd, Errno>(d)
         };
-        let (out, err) = match (dup(1), dup(2)) {
+        let (out, err) = match (dup(StdFd::OUT), dup(StdFd::ERR)) {
             (Ok(o), Ok(e)) => (o, e),
             (Err(e), _) | (_, Err(e)) => {
                 return warn(&[b"unable to set up descriptors for .svscan/log"], e);
@@ -744,18 +746,18 @@ impl Scanner {
 
     fn restart_selflog(&mut self) {
         let nofile = self.nofile;
-        if let Some(sl) = self.selflog.as_mut() {
-            if sl.pid == 0 {
-                let orig = (sl.out.as_raw_fd(), sl.err.as_raw_fd());
-                if let Ok(pid) = spawn_supervise(
-                    b".svscan",
-                    b"/log",
-                    Some((sl.pipe_r.as_raw_fd(), 0)),
-                    nofile,
-                    Some(orig),
-                ) {
-                    sl.pid = pid;
-                }
+        if let Some(sl) = self.selflog.as_mut()
+            && sl.pid == 0
+        {
+            let orig = (sl.out.as_raw_fd(), sl.err.as_raw_fd());
+            if let Ok(pid) = spawn_supervise(
+                b".svscan",
+                b"/log",
+                Some((sl.pipe_r.as_raw_fd(), 0)),
+                nofile,
+                Some(orig),
+            ) {
+                sl.pid = pid;
             }
         }
     }
@@ -937,27 +939,25 @@ fn spawn_supervise(
             ] {
                 let _ = sys::uncatch(sig);
             }
-            if let Some((o, e)) = stdio {
-                if let Err(err) = sys::dup2(o, 1).and_then(|()| sys::dup2(e, 2)) {
-                    child_fail(b"unable to set up descriptors for ", err);
-                }
+            if let Some((o, e)) = stdio
+                && let Err(err) = sys::dup2(o, 1).and_then(|()| sys::dup2(e, 2))
+            {
+                child_fail(b"unable to set up descriptors for ", err);
             }
-            if let Some((from, to)) = fd {
-                if let Err(e) = sys::dup2(from, to) {
-                    child_fail(b"unable to set up descriptors for ", e);
-                }
+            if let Some((from, to)) = fd
+                && let Err(e) = sys::dup2(from, to)
+            {
+                child_fail(b"unable to set up descriptors for ", e);
             }
             if let Some((soft, hard)) = nofile {
                 let _ = setrlimit(Resource::RLIMIT_NOFILE, soft, hard);
             }
-            if is_log {
-                if let Err(e) = nix::unistd::chdir(name) {
-                    Line::new(PROG, "warning")
-                        .s("unable to switch to ")
-                        .b(name)
-                        .err(e)
-                        .exit_child(EXIT_TEMP);
-                }
+            if is_log && let Err(e) = nix::unistd::chdir(name) {
+                Line::new(PROG, "warning")
+                    .s("unable to switch to ")
+                    .b(name)
+                    .err(e)
+                    .exit_child(EXIT_TEMP);
             }
             let e = cmd.exec();
             child_fail(b"unable to start supervise ", e)

@@ -136,7 +136,7 @@ fn serve(sock: OwnedFd) -> ! {
     // hold no copy of svscan's pipes: a stream ends when its service and
     // svscan have closed theirs
     sys::close_from_except(3, &[sock.as_raw_fd()]);
-    let mut out = Output::default();
+    let mut out = stdout();
     let mut streams: HashMap<RawFd, Stream> = HashMap::new();
     let mut sock = Some(sock);
     let mut buf = vec![0u8; 64 * 1024];
@@ -213,7 +213,7 @@ fn receive(sock: &OwnedFd) -> Result<Option<Stream>, Errno> {
 }
 
 /// Splits `data` into lines for `st`'s service.
-fn take(out: &mut Output, st: &mut Stream, mut data: &[u8]) {
+fn take(out: &mut Output<impl FnMut(&[u8])>, st: &mut Stream, mut data: &[u8]) {
     let room = piece_room(&st.name);
     while let Some(i) = memchr::memchr(b'\n', data) {
         let (line, rest) = (&data[..i], &data[i + 1..]);
@@ -236,7 +236,7 @@ fn take(out: &mut Output, st: &mut Stream, mut data: &[u8]) {
 }
 
 /// Writes a complete line (the rest of one, if `st.continued`).
-fn emit(out: &mut Output, st: &mut Stream, mut line: &[u8], room: usize) {
+fn emit(out: &mut Output<impl FnMut(&[u8])>, st: &mut Stream, mut line: &[u8], room: usize) {
     while line.len() > room {
         out.piece(&st.name, &line[..room], st.continued);
         st.continued = true;
@@ -252,13 +252,24 @@ fn piece_room(name: &[u8]) -> usize {
 }
 
 /// Standard output, gathered into writes of whole lines of at most
-/// PIPE_BUF bytes.
-#[derive(Default)]
-struct Output {
+/// PIPE_BUF bytes, each handed to `write`.
+struct Output<W: FnMut(&[u8])> {
     buf: Vec<u8>,
+    write: W,
 }
 
-impl Output {
+/// The catch-all's output: standard output (errors are ignored: there is
+/// nowhere to report them).
+fn stdout() -> Output<impl FnMut(&[u8])> {
+    Output {
+        buf: Vec::with_capacity(PIPE_BUF),
+        write: |b: &[u8]| {
+            let _ = crate::msg::write_all(std::io::stdout().as_fd(), b);
+        },
+    }
+}
+
+impl<W: FnMut(&[u8])> Output<W> {
     /// `NAME: text` (or `NAME+ text` for a continuation) and a newline.
     fn piece(&mut self, name: &[u8], text: &[u8], continued: bool) {
         let len = name.len() + 2 + text.len() + 1;
@@ -274,7 +285,7 @@ impl Output {
 
     fn flush(&mut self) {
         if !self.buf.is_empty() {
-            let _ = crate::msg::write_all(sys::fd(1), &self.buf);
+            (self.write)(&self.buf);
             self.buf.clear();
         }
     }
@@ -284,7 +295,7 @@ impl Output {
 mod tests {
     use super::*;
 
-    /// The pieces `take` produces for the chunks (without writing).
+    /// The pieces `take` produces for the chunks, as written.
     fn pieces(name: &[u8], chunks: &[&[u8]]) -> Vec<Vec<u8>> {
         let (r, w) = nix::unistd::pipe().unwrap();
         drop(w);
@@ -294,14 +305,22 @@ mod tests {
             partial: Vec::new(),
             continued: false,
         };
-        let mut out = Output::default();
-        let mut all = Vec::new();
-        for c in chunks {
-            take(&mut out, &mut st, c);
-            all.extend_from_slice(&out.buf);
-            out.buf.clear();
+        let mut written = Vec::new();
+        {
+            let mut out = Output {
+                buf: Vec::new(),
+                write: |b: &[u8]| {
+                    assert!(b.len() <= PIPE_BUF);
+                    written.extend_from_slice(b)
+                },
+            };
+            for c in chunks {
+                take(&mut out, &mut st, c);
+            }
+            out.flush();
         }
-        all.split_inclusive(|&c| c == b'\n')
+        written
+            .split_inclusive(|&c| c == b'\n')
             .map(<[u8]>::to_vec)
             .collect()
     }

@@ -90,7 +90,7 @@ mod tests {
         // exactly a bufferful is kept, one more byte goes straight out
         assert_eq!(writes(1024, &[10, 1024, 5]), vec![10, 1024, 5]);
         assert_eq!(writes(1024, &[10, 1025, 5]), vec![10, 1025, 5]);
-        // (chunks of 8192 for longer pieces: tests/supervise_audit.rs
+        // (chunks of 8192 for longer pieces: tests/it/supervise_audit.rs
         // compares svstat's writes with the reference's under strace)
     }
 }

@@ -34,7 +34,7 @@ pub fn main(dirs: &[&[u8]]) -> i32 {
         }
         line.push(b'\n');
         // SIGPIPE ends us on a closed pipe, as it ends the 0.76 form
-        let _ = msg::write_all(sys::fd(1), &line);
+        let _ = msg::write_all(sys::StdFd::OUT, &line);
         if let Err(e) = nix::unistd::fchdir(&here) {
             msg::fatal(PROG, &[b"unable to set directory"], e);
         }

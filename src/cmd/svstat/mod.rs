@@ -14,7 +14,7 @@ use buffer::BufOut;
 
 const PROG: &str = "svstat";
 
-type Out = BufOut<std::os::fd::BorrowedFd<'static>>;
+type Out = BufOut<sys::StdFd>;
 
 pub fn main(args: &[&[u8]]) -> i32 {
     // 0.76 would take `--long` for a directory name; no real tree has one.
@@ -28,7 +28,7 @@ pub fn main(args: &[&[u8]]) -> i32 {
     // 0.76's 1024-byte stdout buffer, filled piece by piece as it does, so
     // the write(2) calls fall at the same points. Write errors are ignored
     // as there (a closed pipe kills us with SIGPIPE, as it kills 0.76).
-    let mut out = BufOut::new(sys::fd(1), 1024);
+    let mut out = BufOut::new(sys::StdFd::OUT, 1024);
     for dir in dirs {
         let _ = out.put(dir);
         let _ = out.put(b": ");

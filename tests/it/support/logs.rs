@@ -1,6 +1,6 @@
 //! Helpers for the logging tests: running multilog with input from a
-//! regular file (so reads are exactly 1024 bytes, as the spec's vectors
-//! assume), and describing a log directory independently of the archive
+//! regular file (so reads are exactly 1024 bytes, as the conformance
+//! vectors of tests/it/multilog.rs assume), and describing a log directory independently of the archive
 //! stamps so that ours and the reference's can be compared.
 
 use std::fs;

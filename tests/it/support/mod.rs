@@ -30,15 +30,36 @@ pub fn our_path() -> String {
 }
 
 /// Debian's reference binary (`/usr/bin/NAME`) if the daemontools
-/// package is installed; tests comparing against it skip otherwise.
+/// package is installed (or `$DAEMONTOOLS_REFERENCE/NAME` when that is
+/// set). Every comparison with the reference gets it here. When it is
+/// missing, the comparison is left out with a SKIP message; under CI
+/// (`CI=true`, as `.ci/run` sets) the test fails instead, so that a green
+/// run always includes the side-by-side half of the suite.
 pub fn reference(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/bin").join(name);
-    // Make sure it is daemontools' program, not a same-named other one.
-    if p.exists() && Path::new("/usr/share/doc/daemontools").exists() {
-        Some(p)
-    } else {
-        None
+    let found = match std::env::var_os("DAEMONTOOLS_REFERENCE") {
+        Some(dir) => Some(PathBuf::from(dir).join(name)).filter(|p| p.exists()),
+        // Make sure it is daemontools' program, not a same-named other one.
+        None => Some(PathBuf::from("/usr/bin").join(name))
+            .filter(|p| p.exists() && Path::new("/usr/share/doc/daemontools").exists()),
+    };
+    if found.is_some() {
+        return found;
     }
+    if in_ci() {
+        panic!(
+            "CI=true: the reference {name} of Debian's daemontools is missing; \
+             install the daemontools package (.ci/run does)"
+        );
+    }
+    skip(&format!(
+        "reference {name} not installed; comparison left out"
+    ));
+    None
+}
+
+/// Whether the tests run under CI (`CI` set to `true` or `1`).
+pub fn in_ci() -> bool {
+    matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))
 }
 
 /// Prints why a test is skipped (visible with --nocapture).
@@ -77,14 +98,13 @@ pub fn programs() -> Vec<String> {
         let line = line.trim();
         if line.starts_with('[') {
             in_bin = line == "[[bin]]";
-        } else if in_bin {
-            if let Some(name) = line
+        } else if in_bin
+            && let Some(name) = line
                 .strip_prefix("name")
                 .map(str::trim_start)
                 .and_then(|r| r.strip_prefix('='))
-            {
-                v.push(name.trim().trim_matches('"').to_string());
-            }
+        {
+            v.push(name.trim().trim_matches('"').to_string());
         }
     }
     assert!(!v.is_empty(), "no [[bin]] in Cargo.toml");
@@ -153,8 +173,13 @@ impl Drop for Proc {
     }
 }
 
-/// kill(2) by PID.
+/// kill(2) by PID (`-PGID`: a process group the test started). 0 (no
+/// process, e.g. an empty status record) and -1 are ignored: kill(2) would
+/// signal the test's own process group or every process.
 pub fn send_signal(pid: i32, sig: i32) {
+    if pid == 0 || pid == -1 {
+        return;
+    }
     let sig = nix::sys::signal::Signal::try_from(sig).ok();
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
 }
@@ -213,6 +238,39 @@ pub fn alive(pid: i32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// The system call `pid` is blocked in and its six arguments, from
+/// /proc/PID/syscall (None: running, not in a system call, or gone).
+pub fn syscall(pid: i32) -> Option<(i64, [u64; 6])> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    let mut f = s.split_whitespace();
+    let nr: i64 = f.next()?.parse().ok()?;
+    let mut args = [0u64; 6];
+    for a in &mut args {
+        *a = u64::from_str_radix(f.next()?.trim_start_matches("0x"), 16).ok()?;
+    }
+    (nr >= 0).then_some((nr, args))
+}
+
+/// How long `pid` asked to sleep, if it is blocked in nanosleep(2) or
+/// clock_nanosleep(2) (read from its memory: the test started it).
+pub fn sleep_request(pid: i32) -> Option<Duration> {
+    use std::os::unix::fs::FileExt;
+    let (nr, args) = syscall(pid)?;
+    let req = match nr {
+        libc::SYS_nanosleep => args[0],
+        libc::SYS_clock_nanosleep => args[2],
+        _ => return None,
+    };
+    let mut ts = [0u8; 16];
+    std::fs::File::open(format!("/proc/{pid}/mem"))
+        .ok()?
+        .read_exact_at(&mut ts, req)
+        .ok()?;
+    let secs = u64::from_ne_bytes(ts[..8].try_into().unwrap());
+    let nanos = u64::from_ne_bytes(ts[8..].try_into().unwrap());
+    Some(Duration::from_secs(secs) + Duration::from_nanos(nanos))
 }
 
 /// The fields after `(comm)` of /proc/PID/stat: state, ppid, pgrp, ...

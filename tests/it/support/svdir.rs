@@ -166,6 +166,21 @@ pub fn status_pid(status: &Path) -> u32 {
     }
 }
 
+/// Waits until a status file records a running service and returns its
+/// pid (svok answers as soon as supervise runs, before it starts ./run).
+pub fn wait_status_pid(status: &Path) -> u32 {
+    let mut pid = 0;
+    assert!(
+        wait_until(LONG, || {
+            pid = status_pid(status);
+            pid != 0
+        }),
+        "no service started in {}",
+        status.display()
+    );
+    pid
+}
+
 /// Kills the service whose pid a status file records, when dropped: for
 /// tests that run supervise without `Svc` (drop it after the supervise).
 pub struct KillStatusPid(pub PathBuf);
