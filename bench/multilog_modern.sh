@@ -44,11 +44,10 @@ piped() {
   echo "$name-fed $(( ($(cat "$W/fed") - t0) / 1000 ))" >> "$W/times"
   echo "$name-done $(( (t1 - t0) / 1000 ))" >> "$W/times"
 }
-# The lines of the directory, stamps removed, in order.
+# The lines of the directory in order (every archive through gzip -dcf:
+# ours are `.s.gz`, 0.76's `!gzip` archives are gzip data named `.s`).
 lines_of() {
-  for f in "$W"/d/@*; do
-    case $f in *.gz) gzip -dc "$f" ;; *) cat "$f" ;; esac
-  done
+  for f in "$W"/d/@*; do gzip -dcf "$f"; done
   cat "$W/d/current"
 }
 
