@@ -97,11 +97,17 @@ pub fn environ() -> Vec<&'static [u8]> {
     out
 }
 
-/// fork(2). Our programs are single-threaded, so the child may do anything
-/// the parent could (allocate, format messages) before it execs or exits.
+/// fork(2). Our programs are single-threaded when they fork, with one
+/// exception: multilog with a `g` directory has its compressor threads.
+/// A child of multilog therefore touches no lock those threads use (the
+/// compressor's queue, stdio); what it does before exec (open files, set
+/// signals, format a message on failure) goes through the C library's
+/// allocator, which glibc and musl make usable in the child of a
+/// multithreaded fork.
 pub fn fork() -> Result<ForkResult, Errno> {
-    // SAFETY: every program of this crate is single-threaded when it forks,
-    // so no lock can be held by another thread in the child.
+    // SAFETY: the child of a single-threaded program may do anything; the
+    // child of multilog with compressor threads keeps to what the comment
+    // above allows (start_processor in cmd/multilog/logdir.rs).
     unsafe { nix::unistd::fork() }
 }
 

@@ -16,6 +16,7 @@ mod monitoring;
 mod multilog;
 mod multilog_crash;
 mod multilog_diskfull;
+mod multilog_modern;
 mod readiness;
 mod readme;
 mod readproctitle;

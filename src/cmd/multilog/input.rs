@@ -423,6 +423,14 @@ impl Input {
             block_term_alrm(true);
             return Fill::Again;
         }
+        // A rotation by age may fall due while read(2) would block.
+        if let Some(t) = until(out.deadline()) {
+            let mut fds = [PollFd::new(stdin(), PollFlags::POLLIN)];
+            if nix::poll::ppoll(&mut fds, Some(t), None) != Ok(1) {
+                block_term_alrm(true);
+                return Fill::Again;
+            }
+        }
         let r = nix::unistd::read(stdin(), &mut self.buf[BLOCK..BLOCK + want]);
         block_term_alrm(true);
         match r {
@@ -437,11 +445,13 @@ impl Input {
     }
 
     /// The input is empty: sleep until it is readable (or a signal
-    /// comes), with pending directory syncs done first.
+    /// comes, or a rotation by age is due), with pending directory syncs
+    /// done first.
     fn wait_readable(&mut self, out: &mut Outputs) -> Fill {
         out.idle();
         let mut fds = [PollFd::new(stdin(), PollFlags::POLLIN)];
-        let _ = nix::poll::ppoll(&mut fds, None, Some(self.wait_mask));
+        let timeout = until(out.deadline());
+        let _ = nix::poll::ppoll(&mut fds, timeout, Some(self.wait_mask));
         Fill::Again
     }
 
@@ -521,6 +531,12 @@ fn safe_at(x: u64, line: Option<u64>) -> u64 {
         Some(s) if x - s < WINDOW as u64 => s,
         _ => x,
     }
+}
+
+/// The time left until `deadline`, as a ppoll timeout (None: no deadline).
+fn until(deadline: Option<Instant>) -> Option<nix::sys::time::TimeSpec> {
+    let left = deadline?.saturating_duration_since(Instant::now());
+    Some(left.into())
 }
 
 /// POLLRDHUP (a stream socket's peer shut down), which nix does not name.

@@ -31,8 +31,10 @@ use nix::sys::stat::{FchmodatFlags, Mode};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::ForkResult;
 
-use super::script::Settings;
-use super::{PROG, block_term_alrm, mark_slow, pause};
+use super::compress::Compressor;
+use super::script::{MAX_HEAD, Settings, Stamps};
+use super::stamp::Heads;
+use super::{PROG, block_term_alrm, copy, mark_slow, pause, retain};
 use crate::fsio;
 use crate::msg::{self, EXIT_TEMP, Line};
 use crate::sys;
@@ -117,12 +119,46 @@ pub struct LogDir<'a> {
     /// synced, and when that was.
     dir_dirty: bool,
     dir_synced: Instant,
+    /// `R`: the greatest age of `current`'s first line (None: no limit),
+    /// and when that line came (None: `current` is empty).
+    age: Option<Duration>,
+    first_line: Option<Instant>,
+    /// `C`: the total size cap of the archives (0: none).
+    cap: u64,
+    /// `g`: the gzip level, and the thread once started.
+    gzip: u32,
+    compressor: Option<Compressor>,
+    /// `D` and its state (see `write_dropping`).
+    drop: Option<Dropping>,
+}
+
+/// The state of the drop policy (`D`).
+struct Dropping {
+    /// Lines dropped since the last marker.
+    lines: u64,
+    /// The rest of a line that was dropped is still to come: skip it.
+    skip_line: bool,
+    /// Bytes at the end of `current` after its last newline (a line
+    /// written in pieces).
+    open_bytes: u64,
+    /// The stamps of the marker line.
+    heads: Heads,
+}
+
+/// Whether a write error means "no room": dropped under `D`.
+fn disk_full(e: Errno) -> bool {
+    matches!(e, Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)
 }
 
 impl<'a> LogDir<'a> {
     /// Sets up directory `name` (relative to `startdir`): mkdir, lock, and
     /// either the clean start or the crash recovery. Errors are fatal.
-    pub fn open(startdir: &OwnedFd, name: &'a [u8], set: Settings<'a>) -> LogDir<'a> {
+    pub fn open(
+        startdir: &OwnedFd,
+        name: &'a [u8],
+        set: Settings<'a>,
+        stamps: &Stamps,
+    ) -> LogDir<'a> {
         if let Err(e) = nix::unistd::fchdir(startdir) {
             fatal(&[b"unable to switch to starting directory"], e);
         }
@@ -159,9 +195,41 @@ impl<'a> LogDir<'a> {
             kept: 0,
             dir_dirty: false,
             dir_synced: Instant::now(),
+            age: (set.age > 0).then(|| Duration::from_secs(set.age)),
+            first_line: None,
+            cap: set.cap,
+            gzip: set.gzip,
+            compressor: None,
+            drop: set.drop.then(|| Dropping {
+                lines: 0,
+                skip_line: false,
+                open_bytes: 0,
+                heads: Heads::new(stamps),
+            }),
         };
         d.restart();
+        if d.gzip > 0 {
+            let c = Compressor::start(&d.dirfd, name, d.gzip)
+                .unwrap_or_else(|e| fatal(&[b"unable to start compressing in ", name], e));
+            d.compressor = Some(c);
+        }
+        if d.bytes > 0 {
+            d.first_line = d.age.map(|_| first_line_time(&d.dirfd));
+        }
+        if let Some(dr) = &mut d.drop {
+            dr.open_bytes = open_bytes(&d.dirfd, d.bytes);
+        }
         d
+    }
+
+    /// Whether the first line of `current` is older than `R` allows.
+    pub fn too_old(&self) -> bool {
+        self.deadline().is_some_and(|t| t <= Instant::now())
+    }
+
+    /// When `current` is to be rotated by age.
+    pub fn deadline(&self) -> Option<Instant> {
+        Some(self.first_line? + self.age?)
     }
 
     /// The start-up decision: append to a cleanly closed `current`, or
@@ -316,6 +384,9 @@ impl<'a> LogDir<'a> {
             k = i as u64 + 1;
         }
         self.committed += k as usize;
+        if self.bytes == 0 && k > 0 && self.age.is_some() {
+            self.first_line = Some(Instant::now());
+        }
         self.bytes += k;
         if self.bytes >= self.size - 2000 && self.pend[self.committed - 1] == b'\n' {
             self.rotate();
@@ -334,6 +405,19 @@ impl<'a> LogDir<'a> {
             return;
         }
         mark_slow();
+        if self.drop.is_some() {
+            self.write_dropping(n);
+        } else {
+            self.write_blocking(n);
+        }
+        let tail = self.pend.len() - n;
+        self.pend.copy_within(n.., 0);
+        self.pend.truncate(tail);
+        self.committed -= n;
+    }
+
+    /// 0.76's way: every byte, pausing as long as it takes.
+    fn write_blocking(&mut self, n: usize) {
         let mut done = 0;
         while done < n {
             let fd = self.current.as_ref().expect("current is open");
@@ -345,10 +429,139 @@ impl<'a> LogDir<'a> {
                 }
             }
         }
-        let tail = self.pend.len() - n;
-        self.pend.copy_within(n.., 0);
-        self.pend.truncate(tail);
-        self.committed -= n;
+    }
+
+    /// `D`: writes what fits of `pend[..n]` in whole lines. When the disk
+    /// is full, the line the write stopped in is cut back out of
+    /// `current` (ftruncate), and it and the lines after it are dropped
+    /// and counted; once a write works again, a marker line
+    /// `multilog: N lines dropped (disk full)` (with the script's stamps)
+    /// goes first. Errors other than a full disk pause as in 0.76.
+    fn write_dropping(&mut self, n: usize) {
+        let mut start = 0;
+        let dr = self.drop.as_mut().expect("drop policy");
+        if dr.skip_line {
+            match memchr::memchr(b'\n', &self.pend[..n]) {
+                Some(i) => {
+                    start = i + 1;
+                    dr.skip_line = false;
+                }
+                None => start = n,
+            }
+            self.bytes -= start as u64;
+        }
+        if start == n || !self.write_marker() {
+            if start < n {
+                self.drop_lines(start, n, 0, 0);
+            }
+            return;
+        }
+        // Bytes of a line begun by an earlier write.
+        let open_before = self.drop.as_ref().map_or(0, |d| d.open_bytes);
+        let mut done = start;
+        while done < n {
+            let fd = self.current.as_ref().expect("current is open");
+            match nix::unistd::write(fd, &self.pend[done..n]) {
+                Ok(k) if k > 0 => {
+                    let dr = self.drop.as_mut().expect("drop policy");
+                    let chunk = &self.pend[done..done + k];
+                    dr.open_bytes = match memchr::memrchr(b'\n', chunk) {
+                        Some(i) => (k - i - 1) as u64,
+                        None => dr.open_bytes + k as u64,
+                    };
+                    done += k;
+                }
+                Err(Errno::EINTR) => {}
+                r => {
+                    let e = r.err().unwrap_or_else(Errno::last);
+                    if disk_full(e) {
+                        if self.drop.as_ref().is_some_and(|d| d.lines == 0) {
+                            msg::warn(
+                                PROG,
+                                &[
+                                    b"unable to write to ",
+                                    self.name,
+                                    b"/current, dropping lines",
+                                ],
+                                Some(e),
+                            );
+                        }
+                        // Back to the start of the line in progress, which
+                        // may have begun in an earlier write.
+                        let back = memchr::memrchr(b'\n', &self.pend[start..done])
+                            .map_or(start, |i| start + i + 1);
+                        let earlier = if back == start { open_before } else { 0 };
+                        self.drop_lines(back, n, done - back, earlier);
+                        return;
+                    }
+                    pause(&[b"unable to write to ", self.name, b"/current"], Some(e));
+                }
+            }
+        }
+    }
+
+    /// Drops `pend[from..n]`, which begins a line or continues the line
+    /// whose first `earlier` bytes end `current`, and whose first
+    /// `written` bytes were just written: removes what is in `current`
+    /// and counts the lines.
+    fn drop_lines(&mut self, from: usize, n: usize, written: usize, earlier: u64) {
+        let cut = written as u64 + earlier;
+        let data = &self.pend[from..n];
+        let whole = memchr::memchr_iter(b'\n', data).count() as u64;
+        let open = data.last().is_some_and(|&c| c != b'\n');
+        if cut > 0 {
+            let fd = self.current.as_ref().expect("current is open");
+            if let Ok(end) = nix::unistd::lseek(fd, 0, nix::unistd::Whence::SeekEnd) {
+                let _ = nix::unistd::ftruncate(fd, (end - cut as i64).max(0));
+            }
+        }
+        let dr = self.drop.as_mut().expect("drop policy");
+        dr.lines += whole + u64::from(open);
+        dr.skip_line = open;
+        dr.open_bytes = 0;
+        self.bytes = self.bytes.saturating_sub(data.len() as u64 + earlier);
+    }
+
+    /// Writes the marker of the lines dropped, if any. Returns whether
+    /// `current` can take more (no marker was due, or it was written).
+    fn write_marker(&mut self) -> bool {
+        let Some(dr) = self.drop.as_mut() else {
+            return true;
+        };
+        if dr.lines == 0 {
+            return true;
+        }
+        let mut line = Vec::with_capacity(MAX_HEAD + 64);
+        if !dr.heads.is_empty() {
+            let mut head = [0u8; MAX_HEAD];
+            dr.heads.now(&mut head);
+            line.extend_from_slice(&head[..dr.heads.len()]);
+        }
+        line.extend_from_slice(b"multilog: ");
+        line.extend_from_slice(dr.lines.to_string().as_bytes());
+        line.extend_from_slice(b" lines dropped (disk full)\n");
+        let fd = self.current.as_ref().expect("current is open");
+        let end = nix::unistd::lseek(fd, 0, nix::unistd::Whence::SeekEnd).ok();
+        match msg::write_all(fd, &line) {
+            Ok(()) => {
+                dr.lines = 0;
+                self.bytes += line.len() as u64;
+                true
+            }
+            Err(_) => {
+                if let Some(end) = end {
+                    let _ = nix::unistd::ftruncate(fd, end);
+                }
+                false
+            }
+        }
+    }
+
+    /// Before multilog takes more input: the marker, if space returned.
+    pub fn after_disk_full(&mut self) {
+        if self.drop.as_ref().is_some_and(|d| d.lines > 0) {
+            self.write_marker();
+        }
     }
 
     /// After renames, links and unlinks: fsync of the directory itself,
@@ -407,6 +620,10 @@ impl<'a> LogDir<'a> {
         });
         let _ = fsio::coe(&fd);
         self.bytes = 0;
+        self.first_line = None;
+        if let Some(dr) = &mut self.drop {
+            dr.open_bytes = 0;
+        }
         retry(&[b"unable to set mode of ", name, b"/current"], || {
             fchmod(&fd, 0o644)
         });
@@ -497,6 +714,7 @@ impl<'a> LogDir<'a> {
                 Err(e) => pause(&[b"unable to stat ", name, b"/", file], Some(e)),
             }
         };
+        let mut archive = None;
         if st.st_nlink == 1 {
             loop {
                 let mut target = [0u8; 27];
@@ -504,7 +722,10 @@ impl<'a> LogDir<'a> {
                 target[25] = b'.';
                 target[26] = code;
                 match nix::unistd::linkat(AT_FDCWD, file, AT_FDCWD, &target[..], AtFlags::empty()) {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        archive = Some(target);
+                        break;
+                    }
                     Err(e) => pause(&[b"unable to link to ", name, b"/", &target], Some(e)),
                 }
             }
@@ -513,12 +734,29 @@ impl<'a> LogDir<'a> {
             nix::unistd::unlink(file)
         });
         self.sync_dir();
+        if self.gzip == 0 && self.cap == 0 {
+            loop {
+                match filesfit(self.num) {
+                    Ok(true) => return,
+                    Ok(false) => {}
+                    Err(e) => pause(&[b"unable to read ", name], Some(e)),
+                }
+            }
+        }
+        // Issue 16's retention: a file and its `.gz` are one archive, and
+        // `C` caps the total.
         loop {
-            match filesfit(self.num) {
-                Ok(true) => return,
-                Ok(false) => {}
+            let r = {
+                let _names = self.compressor.as_ref().map(|c| c.shared().names());
+                retain::trim(&self.dirfd, self.num, self.cap)
+            };
+            match r {
+                Ok(()) => break,
                 Err(e) => pause(&[b"unable to read ", name], Some(e)),
             }
+        }
+        if let (Some(c), Some(target)) = (&self.compressor, archive) {
+            c.push(&target);
         }
     }
 
@@ -526,6 +764,20 @@ impl<'a> LogDir<'a> {
     pub fn quit(&mut self) {
         self.flush_out();
         let name = self.name;
+        self.after_disk_full();
+        if let Some(d) = self.drop.as_ref().filter(|d| d.lines > 0) {
+            let n = d.lines.to_string();
+            msg::warn(
+                PROG,
+                &[
+                    n.as_bytes(),
+                    b" lines dropped in ",
+                    name,
+                    b" (disk full), no marker written",
+                ],
+                None,
+            );
+        }
         let cur = self.current.as_ref().expect("current is open");
         retry(&[b"unable to write ", name, b"/current to disk"], || {
             nix::unistd::fsync(cur)
@@ -534,7 +786,60 @@ impl<'a> LogDir<'a> {
             fchmod(cur, 0o744)
         });
         self.sync_dir_now();
+        if let Some(c) = &mut self.compressor {
+            if super::TERM.get() {
+                c.stop()
+            } else {
+                c.drain()
+            }
+        }
     }
+}
+
+/// When the first line of a `current` found at start came: its stamp, if
+/// it has one (`t`, `Z`, `L`), else the file's last change (the latest it
+/// can have come), never later than now.
+fn first_line_time(dirfd: &OwnedFd) -> Instant {
+    let now = Instant::now();
+    let wall = crate::sys::unix_time();
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let Ok(fd) = nix::fcntl::openat(dirfd, "current", flags, Mode::empty()) else {
+        return now;
+    };
+    let mut head = [0u8; 128];
+    let n = nix::sys::uio::pread(&fd, &mut head, 0).unwrap_or(0);
+    let secs = match crate::cmd::svlog::stamp::of_line(&head[..n]) {
+        Some(s) => s.secs,
+        None => match nix::sys::stat::fstat(&fd) {
+            Ok(st) => st.st_mtime,
+            Err(_) => return now,
+        },
+    };
+    let ago = wall.saturating_sub(secs).max(0) as u64;
+    now.checked_sub(Duration::from_secs(ago)).unwrap_or(now)
+}
+
+/// The bytes after the last newline of a `current` of `size` bytes.
+fn open_bytes(dirfd: &OwnedFd, size: u64) -> u64 {
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let Ok(fd) = nix::fcntl::openat(dirfd, "current", flags, Mode::empty()) else {
+        return 0;
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut end = size;
+    while end > 0 {
+        let from = end.saturating_sub(buf.len() as u64);
+        let len = (end - from) as usize;
+        match nix::sys::uio::pread(&fd, &mut buf[..len], from as i64) {
+            Ok(k) if k == len => {}
+            _ => return 0,
+        }
+        if let Some(i) = memchr::memrchr(b'\n', &buf[..len]) {
+            return size - (from + i as u64 + 1);
+        }
+        end = from;
+    }
+    size
 }
 
 /// The processor child (doc/multilog.8.md, "Log directories"): TERM and ALRM back to default and
@@ -544,6 +849,7 @@ fn start_processor(argv: &[CString; 3]) -> Errno {
     let _ = sys::uncatch(Signal::SIGTERM);
     let _ = sys::uncatch(Signal::SIGALRM);
     block_term_alrm(false);
+    copy::restore_sigpipe();
     let setup = || -> Result<(), Errno> {
         move_fd(fsio::open_read(b"previous")?, 0)?;
         move_fd(fsio::open_trunc(b"processed")?, 1)?;

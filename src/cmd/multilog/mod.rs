@@ -19,10 +19,14 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Whence;
 
+mod compress;
+mod copy;
 mod input;
 mod logdir;
 pub mod pattern;
+pub mod retain;
 pub mod script;
+pub mod stamp;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -30,11 +34,12 @@ use std::time::Duration;
 use crate::fsio;
 use crate::msg::{self, Line};
 use crate::sys::{self, Flag, StdFd};
-use crate::tai64::Stamper;
+use copy::Copies;
 use input::{BLOCK, Input};
 use logdir::LogDir;
 use pattern::{AnyOf, Pattern, Skips};
-use script::{Action, parse};
+use script::{Action, MAX_HEAD, parse};
+use stamp::Heads;
 
 pub const PROG: &str = "multilog";
 
@@ -170,6 +175,7 @@ enum Step<'a> {
     Alert,
     Status(usize),
     Dir(usize),
+    Copy(usize),
 }
 
 /// Everything lines go to.
@@ -178,6 +184,8 @@ struct Outputs<'a> {
     skips: Skips,
     status: Vec<Status<'a>>,
     dirs: Vec<LogDir<'a>>,
+    /// The `1` actions: copies to stdout.
+    copies: Copies<'a>,
 }
 
 impl Outputs<'_> {
@@ -209,6 +217,7 @@ impl Outputs<'_> {
                     }
                 }
                 Step::Dir(j) => self.dirs[*j].selected = selected,
+                Step::Copy(j) => self.copies.select(*j, selected),
             }
         }
     }
@@ -261,8 +270,9 @@ impl Outputs<'_> {
         }
     }
 
-    /// Before taking more input: status files, every byte to disk, then a
-    /// pending SIGALRM rotation of the non-empty directories.
+    /// Before taking more input: status files, every byte to disk, the
+    /// copies to stdout, then a pending SIGALRM rotation of the non-empty
+    /// directories and the rotations by age that are due.
     fn before_read(&mut self) {
         for s in &mut self.status {
             s.write();
@@ -270,19 +280,26 @@ impl Outputs<'_> {
         for d in &mut self.dirs {
             d.flush_out();
         }
-        if ALRM.take() {
-            for d in &mut self.dirs {
-                if d.bytes() > 0 {
-                    d.rotate();
-                }
+        self.copies.write();
+        let alrm = ALRM.take();
+        for d in &mut self.dirs {
+            if d.bytes() > 0 && (alrm || d.too_old()) {
+                d.rotate();
             }
+            d.after_disk_full();
         }
+    }
+
+    /// When the next rotation by age is due (None: none pending).
+    fn deadline(&self) -> Option<std::time::Instant> {
+        self.dirs.iter().filter_map(|d| d.deadline()).min()
     }
 
     fn quit(&mut self) {
         for s in &mut self.status {
             s.write();
         }
+        self.copies.write();
         for d in &mut self.dirs {
             d.quit();
         }
@@ -335,11 +352,10 @@ impl Newlines {
     }
 }
 
-/// A `t` stamp and its space. A line's stamp is written just before its
-/// first byte (the input keeps `BLOCK` bytes of room in front of every
-/// block), so the window needs no copy.
-const HEAD: usize = 26;
-const _: () = assert!(BLOCK >= HEAD + WINDOW);
+// A line's stamps are written just before its first byte (the input
+// keeps `BLOCK` bytes of room in front of every block), so the window
+// needs no copy.
+const _: () = assert!(BLOCK >= MAX_HEAD + WINDOW);
 
 pub fn main(args: &[&[u8]]) -> i32 {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
@@ -350,7 +366,16 @@ pub fn main(args: &[&[u8]]) -> i32 {
     let _ = sys::catch(Signal::SIGTERM, on_term);
     let _ = sys::catch(Signal::SIGALRM, on_alrm);
 
-    let script = parse(args.get(1..).unwrap_or(&[]));
+    let script = match parse(args.get(1..).unwrap_or(&[])) {
+        Ok(s) => s,
+        Err(bad) => Line::new(PROG, "fatal")
+            .s("bad action ")
+            .b(bad.arg)
+            .s(": ")
+            .s(bad.why)
+            .exit(msg::EXIT_TEMP),
+    };
+    let copies = Copies::new(&script.copies);
     let status = script
         .status
         .iter()
@@ -364,9 +389,11 @@ pub fn main(args: &[&[u8]]) -> i32 {
     let dirs = script
         .dirs
         .iter()
-        .map(|&(name, set)| LogDir::open(&startdir, name, set))
+        .map(|&(name, set)| LogDir::open(&startdir, name, set, &script.stamps))
         .collect();
-    let mut skips = if script.timestamp {
+    // The pattern cache knows where a lone `t` stamp ends.
+    let tai_only = script.stamps.tai && script.stamps.readable[0].is_none();
+    let mut skips = if tai_only {
         Skips::for_stamped_lines()
     } else {
         Skips::new()
@@ -377,9 +404,11 @@ pub fn main(args: &[&[u8]]) -> i32 {
         skips,
         status,
         dirs,
+        copies,
     };
     let mut input = Input::new();
-    run(script.timestamp, &mut input, &mut out);
+    let mut heads = Heads::new(&script.stamps);
+    run(&mut heads, &mut input, &mut out);
     out.quit();
     input.finish();
     0
@@ -417,6 +446,7 @@ fn steps<'a>(actions: &[Action<'a>], skips: &mut Skips) -> Vec<Step<'a>> {
             Action::Alert => Step::Alert,
             Action::Status(k) => Step::Status(k),
             Action::Dir(k) => Step::Dir(k),
+            Action::Copy(k) => Step::Copy(k),
         };
         steps.push(step);
         i += 1;
@@ -425,15 +455,16 @@ fn steps<'a>(actions: &[Action<'a>], skips: &mut Skips) -> Vec<Step<'a>> {
 }
 
 /// The line loop.
-fn run(timestamp: bool, input: &mut Input, out: &mut Outputs) {
-    if timestamp {
-        lines::<true>(input, out)
+fn run(heads: &mut Heads, input: &mut Input, out: &mut Outputs) {
+    if heads.is_empty() {
+        lines::<false>(heads, input, out)
     } else {
-        lines::<false>(input, out)
+        lines::<true>(heads, input, out)
     }
 }
 
-/// The line loop, for scripts with (`T`) and without `t`.
+/// The line loop, for scripts with (`T`) and without stamps (`t`, `Z`,
+/// `L`; all of them are read from one clock reading).
 ///
 /// The stamp of `t` is the time at which multilog begins processing the
 /// line (doc/multilog.8.md: `t` takes the time when the line's first byte
@@ -447,11 +478,10 @@ fn run(timestamp: bool, input: &mut Input, out: &mut Outputs) {
 /// earlier than a clock reading per line would give; the reference itself
 /// takes ~0.1 ms to work through 16 KB. One clock reading per line was a
 /// quarter of the run time on short lines.
-fn lines<const T: bool>(input: &mut Input, out: &mut Outputs) {
+fn lines<const T: bool>(heads: &mut Heads, input: &mut Input, out: &mut Outputs) {
     let mut window = [0u8; WINDOW];
-    let mut stamper = Stamper::new();
-    let mut stamp = [b' '; HEAD];
-    let stamp_len = if T { HEAD } else { 0 };
+    let mut stamp = [b' '; MAX_HEAD];
+    let stamp_len = if T { heads.len() } else { 0 };
     let newlines = Newlines::new();
     loop {
         if input.pos >= input.vend && !input.more(out) {
@@ -460,7 +490,7 @@ fn lines<const T: bool>(input: &mut Input, out: &mut Outputs) {
         let start = input.pos;
         // The stamp is taken when the line's first byte is taken.
         if T && (start >= input.stamp_end || took_time()) {
-            stamp[..25].copy_from_slice(&stamper.now());
+            heads.now(&mut stamp);
             input.stamp_end = (input.vend + STAMP_SPAN - VREAD).min(input.end);
         }
         let limit = (start + WINDOW - stamp_len).min(input.end);
@@ -491,7 +521,7 @@ fn lines<const T: bool>(input: &mut Input, out: &mut Outputs) {
             }
         };
         if T {
-            input.buf[start - HEAD..start].copy_from_slice(&stamp);
+            input.buf[start - stamp_len..start].copy_from_slice(&stamp[..stamp_len]);
         }
         if !full {
             // The common case: a whole line, then its newline.
@@ -503,6 +533,7 @@ fn lines<const T: bool>(input: &mut Input, out: &mut Outputs) {
                     d.kept += (line.len() - stamp_len) as u64;
                 }
             }
+            out.copies.put_line(line);
             continue;
         }
         deliver(out, &input.buf[start - stamp_len..input.pos]);
@@ -553,6 +584,7 @@ fn deliver(out: &mut Outputs, window: &[u8]) {
         d.put(window);
         d.kept += window.len() as u64;
     }
+    out.copies.start(window);
 }
 
 /// After the window: the rest of a long line (byte by byte in the
@@ -573,6 +605,7 @@ fn finish_line(input: &mut Input, out: &mut Outputs, full: bool, mut eof: bool) 
                 d.put_bytes(&avail[..take]);
                 d.kept += take as u64;
             }
+            out.copies.more(&avail[..take]);
             input.pos += skip;
             if take < skip {
                 break;
@@ -583,5 +616,6 @@ fn finish_line(input: &mut Input, out: &mut Outputs, full: bool, mut eof: bool) 
         d.putc(b'\n');
         d.kept += 1;
     }
+    out.copies.end();
     eof
 }
