@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use daemontools::cmd::tai64nlocal::Converter;
+use daemontools::tai64::local::Converter;
 use libfuzzer_sys::fuzz_target;
 
 /// Digits of a label kept when the label cannot be converted (the
