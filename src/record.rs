@@ -11,12 +11,14 @@
 //! doc/status-json.md describes the format field by field.
 //!
 //! The writer is hand-made (supervise stays small and allocation-light);
-//! the reader goes through serde_json, and the unit tests parse what the
-//! writer makes with it.
+//! the reader walks serde_json's deserializer without building a `Value`
+//! (svstat and svmetrics read a record per service at every call), and the
+//! unit tests check it against a reader through `Value` on what the writer
+//! makes and on that text damaged.
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::status::{Status, Want};
 use crate::tai64::{self, Tai64n};
@@ -439,169 +441,612 @@ impl Record {
     /// Parses a record; the error names the first field that is missing or
     /// malformed. Fields this version does not know are ignored.
     pub fn parse(text: &[u8]) -> Result<Record, BadRecord> {
-        let v: Value = serde_json::from_slice(text).map_err(|_| BadRecord("not JSON"))?;
-        let o = v.as_object().ok_or(BadRecord("not an object"))?;
-        let version = get_u64(o, "version")?;
-        if version != VERSION {
-            return Err(BadRecord("version"));
+        // JSON text is UTF-8: checked once here rather than string by
+        // string (the same texts fail, all as `not JSON`)
+        let text = std::str::from_utf8(text).map_err(|_| BadRecord("not JSON"))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut fields = Fields::default();
+        let read = Read(Top(&mut fields))
+            .deserialize(&mut de)
+            .and_then(|object| de.end().map(|()| object));
+        match read.map_err(|_| BadRecord("not JSON"))? {
+            Slot::Good(()) => fields.record(),
+            _ => Err(BadRecord("not an object")),
         }
-        let last_exit = match o.get("last_exit") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(e)) => Some(parse_exit(e)?),
-            Some(_) => return Err(BadRecord("last_exit")),
-        };
-        let backoff = match o.get("backoff") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(b)) => Some(Backoff {
-                max: get_u32(b, "max")?,
-                stable: get_u32(b, "stable")?,
-                delay: get_u32(b, "delay")?,
-            }),
-            Some(_) => return Err(BadRecord("backoff")),
-        };
-        let failed = match o.get("failed") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(f)) => Some(Failure {
-                finish_code: get_i32(f, "finish_code")?,
-                at: get_time(f, "at")?,
-            }),
-            Some(_) => return Err(BadRecord("failed")),
-        };
-        let next_start = match o.get("next_start") {
-            None | Some(Value::Null) => None,
-            Some(t) => Some(parse_time(t).ok_or(BadRecord("next_start"))?),
-        };
-        let cgroup = opt_bytes(o, "cgroup")?;
-        // readiness: absent in records of a supervise before it (defaults)
-        let ready = match o.get("ready") {
-            None | Some(Value::Null) => None,
-            Some(t) => Some(parse_time(t).ok_or(BadRecord("ready"))?),
-        };
-        let ready_error = match o.get("ready_error") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(e)) => {
-                Some(ReadyError::from_name(e).ok_or(BadRecord("ready_error"))?)
+    }
+}
+
+// ---- the reader -----------------------------------------------------------
+//
+// `Record::parse` reads the text in one pass of serde_json's deserializer,
+// without building a `serde_json::Value`: every value goes through
+// `deserialize_any` into a `Shape`, which keeps only what the record needs
+// (a number, a flag, a name, an unescaped string, a time label) as a
+// `Slot`; keys are matched on a stack copy; what the record does not read
+// (unknown fields, the `unix` numbers) is walked and dropped. Nothing is
+// judged while reading: the slots are judged afterwards in the order the
+// fields were always checked, so the error names the same field as a
+// reading through `Value` does (the model in the tests), and any syntax
+// error anywhere is `not JSON`. Going through `deserialize_any` for every
+// value, skipped ones included, keeps serde_json's checks exactly as
+// `Value` has them: escapes of every string, numbers out of range
+// (`1e999`), the nesting limit. (serde's `IgnoredAny` would skip faster,
+// but serde_json's skipping checks none of those three.) UTF-8 is checked
+// once for the whole text. A key given twice counts once, the last time,
+// as in `Value`'s map.
+
+/// What one field held, as far as its reader cares.
+#[derive(Default)]
+enum Slot<T> {
+    /// The key was not there.
+    #[default]
+    Absent,
+    Null,
+    /// A value of the expected kind.
+    Good(T),
+    /// Anything else: another kind, a name that is none, a bad escape.
+    Bad,
+}
+
+impl<T> Slot<T> {
+    /// A field that must be there: the value, else `BadRecord(k)`.
+    fn required(self, k: &'static str) -> Result<T, BadRecord> {
+        match self {
+            Slot::Good(v) => Ok(v),
+            _ => Err(BadRecord(k)),
+        }
+    }
+
+    /// A field that may be null or absent (None).
+    fn optional(self, k: &'static str) -> Result<Option<T>, BadRecord> {
+        match self {
+            Slot::Absent | Slot::Null => Ok(None),
+            Slot::Good(v) => Ok(Some(v)),
+            Slot::Bad => Err(BadRecord(k)),
+        }
+    }
+
+    /// A field added after version 1's first ones: the default when
+    /// absent (null is not accepted).
+    fn or_default(self, k: &'static str) -> Result<T, BadRecord>
+    where
+        T: Default,
+    {
+        match self {
+            Slot::Absent => Ok(T::default()),
+            Slot::Good(v) => Ok(v),
+            Slot::Null | Slot::Bad => Err(BadRecord(k)),
+        }
+    }
+
+    /// Neither absent nor null.
+    fn is_value(&self) -> bool {
+        matches!(self, Slot::Good(_) | Slot::Bad)
+    }
+}
+
+impl Slot<u64> {
+    /// A required number that fits in 32 bits.
+    fn required_u32(self, k: &'static str) -> Result<u32, BadRecord> {
+        u32::try_from(self.required(k)?).map_err(|_| BadRecord(k))
+    }
+}
+
+impl Slot<i64> {
+    /// A required signed number that fits in 32 bits.
+    fn required_i32(self, k: &'static str) -> Result<i32, BadRecord> {
+        i32::try_from(self.required(k)?).map_err(|_| BadRecord(k))
+    }
+}
+
+/// How one kind of field reads a JSON value: each method is one kind of
+/// value; those a shape does not override give `Slot::Bad` (null is always
+/// `Slot::Null`; numbers with a fraction or an exponent are always bad).
+/// Arrays and objects a shape does not look into are walked to their end.
+trait Shape: Sized {
+    type T;
+
+    fn boolean(self, _b: bool) -> Slot<Self::T> {
+        Slot::Bad
+    }
+
+    /// An integer >= 0 (serde_json's `as_u64`).
+    fn unsigned(self, _n: u64) -> Slot<Self::T> {
+        Slot::Bad
+    }
+
+    /// An integer < 0.
+    fn negative(self, _n: i64) -> Slot<Self::T> {
+        Slot::Bad
+    }
+
+    /// A string, its escapes undone.
+    fn string(self, _s: &str) -> Slot<Self::T> {
+        Slot::Bad
+    }
+
+    fn object<'de, A: MapAccess<'de>>(self, mut map: A) -> Result<Slot<Self::T>, A::Error> {
+        while map.next_key_seed(Read(Skip))?.is_some() {
+            map.next_value_seed(Read(Skip))?;
+        }
+        Ok(Slot::Bad)
+    }
+
+    fn array<'de, A: SeqAccess<'de>>(self, mut seq: A) -> Result<Slot<Self::T>, A::Error> {
+        while seq.next_element_seed(Read(Skip))?.is_some() {}
+        Ok(Slot::Bad)
+    }
+}
+
+/// Reads one value (any kind) through its shape.
+struct Read<S>(S);
+
+impl<'de, S: Shape> DeserializeSeed<'de> for Read<S> {
+    type Value = Slot<S::T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Slot<S::T>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, S: Shape> Visitor<'de> for Read<S> {
+    type Value = Slot<S::T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Slot<S::T>, E> {
+        Ok(Slot::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Slot<S::T>, E> {
+        Ok(self.0.boolean(b))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Slot<S::T>, E> {
+        Ok(self.0.unsigned(n))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Slot<S::T>, E> {
+        // serde_json's Number: an i64 >= 0 is a positive integer.
+        Ok(match u64::try_from(n) {
+            Ok(u) => self.0.unsigned(u),
+            Err(_) => self.0.negative(n),
+        })
+    }
+
+    fn visit_f64<E>(self, _f: f64) -> Result<Slot<S::T>, E> {
+        Ok(Slot::Bad)
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Slot<S::T>, E> {
+        Ok(self.0.string(s))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Slot<S::T>, A::Error> {
+        self.0.object(map)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Slot<S::T>, A::Error> {
+        self.0.array(seq)
+    }
+}
+
+/// A value nobody reads (checked as JSON all the same).
+struct Skip;
+
+impl Shape for Skip {
+    type T = ();
+}
+
+/// `as_u64`.
+struct Unsigned;
+
+impl Shape for Unsigned {
+    type T = u64;
+
+    fn unsigned(self, n: u64) -> Slot<u64> {
+        Slot::Good(n)
+    }
+}
+
+/// `as_i64`.
+struct Signed;
+
+impl Shape for Signed {
+    type T = i64;
+
+    fn unsigned(self, n: u64) -> Slot<i64> {
+        i64::try_from(n).map_or(Slot::Bad, Slot::Good)
+    }
+
+    fn negative(self, n: i64) -> Slot<i64> {
+        Slot::Good(n)
+    }
+}
+
+struct Flag;
+
+impl Shape for Flag {
+    type T = bool;
+
+    fn boolean(self, b: bool) -> Slot<bool> {
+        Slot::Good(b)
+    }
+}
+
+/// A string that is one of the names `from_name` knows.
+struct Name<T>(fn(&str) -> Option<T>);
+
+impl<T> Shape for Name<T> {
+    type T = T;
+
+    fn string(self, s: &str) -> Slot<T> {
+        (self.0)(s).map_or(Slot::Bad, Slot::Good)
+    }
+}
+
+/// A string with the escape applied (`unescape`).
+struct Escaped;
+
+impl Shape for Escaped {
+    type T = Vec<u8>;
+
+    fn string(self, s: &str) -> Slot<Vec<u8>> {
+        unescape(s).map_or(Slot::Bad, Slot::Good)
+    }
+}
+
+/// A time label, `@` and 24 hex digits.
+struct Label;
+
+impl Shape for Label {
+    type T = Tai64n;
+
+    fn string(self, s: &str) -> Slot<Tai64n> {
+        parse_label(s.as_bytes()).map_or(Slot::Bad, Slot::Good)
+    }
+}
+
+/// An array of source names.
+struct SourceList;
+
+impl Shape for SourceList {
+    type T = Sources;
+
+    fn array<'de, A: SeqAccess<'de>>(self, mut seq: A) -> Result<Slot<Sources>, A::Error> {
+        let mut s = Sources::default();
+        let mut good = true;
+        while let Some(name) = seq.next_element_seed(Read(AddSource(&mut s)))? {
+            good &= matches!(name, Slot::Good(()));
+        }
+        Ok(if good { Slot::Good(s) } else { Slot::Bad })
+    }
+}
+
+/// One element of a `SourceList`: a source name, added.
+struct AddSource<'a>(&'a mut Sources);
+
+impl Shape for AddSource<'_> {
+    type T = ();
+
+    fn string(self, s: &str) -> Slot<()> {
+        if self.0.add(s) {
+            Slot::Good(())
+        } else {
+            Slot::Bad
+        }
+    }
+}
+
+/// An object key, copied to the stack: the record's keys are short, a
+/// longer one is read as "" (which is none of them either).
+struct Key {
+    len: usize,
+    buf: [u8; Key::MAX],
+}
+
+impl Key {
+    const MAX: usize = 24;
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Shape for Key {
+    type T = Key;
+
+    fn string(mut self, s: &str) -> Slot<Key> {
+        if s.len() <= Key::MAX {
+            self.buf[..s.len()].copy_from_slice(s.as_bytes());
+            self.len = s.len();
+        }
+        Slot::Good(self)
+    }
+}
+
+/// The next key of `map`, None at the end.
+fn next_key<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Key>, A::Error> {
+    let key = map.next_key_seed(Read(Key {
+        len: 0,
+        buf: [0; Key::MAX],
+    }))?;
+    // keys are strings: serde_json gives nothing else
+    Ok(key.map(|k| match k {
+        Slot::Good(k) => k,
+        _ => Key {
+            len: 0,
+            buf: [0; Key::MAX],
+        },
+    }))
+}
+
+/// The value that goes with the key just read.
+fn value<'de, A: MapAccess<'de>, S: Shape>(map: &mut A, shape: S) -> Result<Slot<S::T>, A::Error> {
+    map.next_value_seed(Read(shape))
+}
+
+/// A time object `{"tai64n": "@...", "unix": ...}`: the label is what
+/// counts (exact); `unix` is there for people and simple tools.
+struct Time;
+
+impl Shape for Time {
+    type T = Tai64n;
+
+    fn object<'de, A: MapAccess<'de>>(self, mut map: A) -> Result<Slot<Tai64n>, A::Error> {
+        let mut label = Slot::Absent;
+        while let Some(k) = next_key(&mut map)? {
+            match k.bytes() {
+                b"tai64n" => label = value(&mut map, Label)?,
+                _ => {
+                    value(&mut map, Skip)?;
+                }
             }
-            Some(_) => return Err(BadRecord("ready_error")),
-        };
-        Ok(Record {
-            service: unescape(get_str(o, "service")?).ok_or(BadRecord("service"))?,
-            supervise_pid: get_u32(o, "supervise_pid")?,
-            state: State::from_name(get_str(o, "state")?).ok_or(BadRecord("state"))?,
-            pid: get_u32(o, "pid")?,
-            finish_pid: get_u32(o, "finish_pid")?,
-            want: want_from_name(get_str(o, "want")?).ok_or(BadRecord("want"))?,
-            paused: get_bool(o, "paused")?,
-            normally_up: get_bool(o, "normally_up")?,
-            since: get_time(o, "since")?,
-            starts: get_u64(o, "starts")?,
-            starts_since_up: get_u64(o, "starts_since_up")?,
-            last_exit,
-            next_start,
-            backoff,
-            failed,
-            kill_group: get_bool(o, "kill_group")?,
-            cgroup,
-            exiting: get_bool(o, "exiting")?,
-            ready,
-            ready_sources: get_sources(o, "ready_sources")?,
-            ready_pending: get_sources(o, "ready_pending")?,
-            ready_error,
-            status_text: opt_bytes(o, "status_text")?,
-            main_pid: opt_u32(o, "main_pid")?,
-            reloading: opt_bool(o, "reloading")?,
-            stopping: opt_bool(o, "stopping")?,
-            watchdog_usec: opt_u64(o, "watchdog_usec")?,
-            watchdog_timeouts: opt_u64(o, "watchdog_timeouts")?,
+        }
+        Ok(match label {
+            Slot::Good(t) => Slot::Good(t),
+            _ => Slot::Bad,
         })
     }
 }
 
-/// An optional escaped string (null or absent: None).
-fn opt_bytes(o: &Map<String, Value>, k: &'static str) -> Result<Option<Vec<u8>>, BadRecord> {
-    match o.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(unescape(s).ok_or(BadRecord(k))?)),
-        Some(_) => Err(BadRecord(k)),
-    }
-}
+/// `last_exit`: the object, judged when it ends.
+struct ExitObject;
 
-/// A number added after version 1's first fields: 0 when absent.
-fn opt_u64(o: &Map<String, Value>, k: &'static str) -> Result<u64, BadRecord> {
-    match o.get(k) {
-        None => Ok(0),
-        Some(v) => v.as_u64().ok_or(BadRecord(k)),
-    }
-}
+impl Shape for ExitObject {
+    type T = Result<Exit, BadRecord>;
 
-fn opt_u32(o: &Map<String, Value>, k: &'static str) -> Result<u32, BadRecord> {
-    u32::try_from(opt_u64(o, k)?).map_err(|_| BadRecord(k))
-}
-
-/// A flag added after version 1's first fields: false when absent.
-fn opt_bool(o: &Map<String, Value>, k: &'static str) -> Result<bool, BadRecord> {
-    match o.get(k) {
-        None => Ok(false),
-        Some(v) => v.as_bool().ok_or(BadRecord(k)),
-    }
-}
-
-/// An array of source names (absent: none).
-fn get_sources(o: &Map<String, Value>, k: &'static str) -> Result<Sources, BadRecord> {
-    let mut s = Sources::default();
-    match o.get(k) {
-        None => {}
-        Some(Value::Array(names)) => {
-            for n in names {
-                if !s.add(n.as_str().ok_or(BadRecord(k))?) {
-                    return Err(BadRecord(k));
+    fn object<'de, A: MapAccess<'de>>(self, mut map: A) -> Result<Slot<Self::T>, A::Error> {
+        let (mut pid, mut code, mut signal) = (Slot::Absent, Slot::Absent, Slot::Absent);
+        let (mut core_dumped, mut at, mut watchdog) = (Slot::Absent, Slot::Absent, Slot::Absent);
+        while let Some(k) = next_key(&mut map)? {
+            match k.bytes() {
+                b"pid" => pid = value(&mut map, Unsigned)?,
+                b"code" => code = value(&mut map, Signed)?,
+                b"signal" => signal = value(&mut map, Signed)?,
+                b"core_dumped" => core_dumped = value(&mut map, Flag)?,
+                b"at" => at = value(&mut map, Time)?,
+                b"watchdog" => watchdog = value(&mut map, Flag)?,
+                _ => {
+                    value(&mut map, Skip)?;
                 }
             }
         }
-        Some(_) => return Err(BadRecord(k)),
+        let exit = || {
+            // exactly one of code and signal
+            let ending = if code.is_value() && !signal.is_value() {
+                Ending::Code(code.required_i32("code")?)
+            } else if !code.is_value() && signal.is_value() {
+                Ending::Signal(signal.required_i32("signal")?)
+            } else {
+                return Err(BadRecord("last_exit"));
+            };
+            Ok(Exit {
+                pid: pid.required_u32("pid")?,
+                ending,
+                core_dumped: core_dumped.required("core_dumped")?,
+                at: at.required("at")?,
+                watchdog: watchdog.or_default("watchdog")?,
+            })
+        };
+        Ok(Slot::Good(exit()))
     }
-    Ok(s)
+}
+
+/// `backoff`.
+struct BackoffObject;
+
+impl Shape for BackoffObject {
+    type T = Result<Backoff, BadRecord>;
+
+    fn object<'de, A: MapAccess<'de>>(self, mut map: A) -> Result<Slot<Self::T>, A::Error> {
+        let (mut max, mut stable, mut delay) = (Slot::Absent, Slot::Absent, Slot::Absent);
+        while let Some(k) = next_key(&mut map)? {
+            match k.bytes() {
+                b"max" => max = value(&mut map, Unsigned)?,
+                b"stable" => stable = value(&mut map, Unsigned)?,
+                b"delay" => delay = value(&mut map, Unsigned)?,
+                _ => {
+                    value(&mut map, Skip)?;
+                }
+            }
+        }
+        let backoff = || {
+            Ok(Backoff {
+                max: max.required_u32("max")?,
+                stable: stable.required_u32("stable")?,
+                delay: delay.required_u32("delay")?,
+            })
+        };
+        Ok(Slot::Good(backoff()))
+    }
+}
+
+/// `failed` (its `reason` is for people: rebuilt from `finish_code`).
+struct FailureObject;
+
+impl Shape for FailureObject {
+    type T = Result<Failure, BadRecord>;
+
+    fn object<'de, A: MapAccess<'de>>(self, mut map: A) -> Result<Slot<Self::T>, A::Error> {
+        let (mut finish_code, mut at) = (Slot::Absent, Slot::Absent);
+        while let Some(k) = next_key(&mut map)? {
+            match k.bytes() {
+                b"finish_code" => finish_code = value(&mut map, Signed)?,
+                b"at" => at = value(&mut map, Time)?,
+                _ => {
+                    value(&mut map, Skip)?;
+                }
+            }
+        }
+        let failure = || {
+            Ok(Failure {
+                finish_code: finish_code.required_i32("finish_code")?,
+                at: at.required("at")?,
+            })
+        };
+        Ok(Slot::Good(failure()))
+    }
+}
+
+/// The record's fields as read, judged by `Fields::record`.
+#[derive(Default)]
+struct Fields {
+    version: Slot<u64>,
+    service: Slot<Vec<u8>>,
+    supervise_pid: Slot<u64>,
+    state: Slot<State>,
+    pid: Slot<u64>,
+    finish_pid: Slot<u64>,
+    want: Slot<Want>,
+    paused: Slot<bool>,
+    normally_up: Slot<bool>,
+    since: Slot<Tai64n>,
+    starts: Slot<u64>,
+    starts_since_up: Slot<u64>,
+    last_exit: Slot<Result<Exit, BadRecord>>,
+    next_start: Slot<Tai64n>,
+    backoff: Slot<Result<Backoff, BadRecord>>,
+    failed: Slot<Result<Failure, BadRecord>>,
+    kill_group: Slot<bool>,
+    cgroup: Slot<Vec<u8>>,
+    exiting: Slot<bool>,
+    ready: Slot<Tai64n>,
+    ready_sources: Slot<Sources>,
+    ready_pending: Slot<Sources>,
+    ready_error: Slot<ReadyError>,
+    status_text: Slot<Vec<u8>>,
+    main_pid: Slot<u64>,
+    reloading: Slot<bool>,
+    stopping: Slot<bool>,
+    watchdog_usec: Slot<u64>,
+    watchdog_timeouts: Slot<u64>,
+}
+
+/// The record's object, read into the `Fields` it holds (not moved
+/// around: they are large).
+struct Top<'a>(&'a mut Fields);
+
+impl Shape for Top<'_> {
+    type T = ();
+
+    fn object<'de, A: MapAccess<'de>>(self, mut map: A) -> Result<Slot<()>, A::Error> {
+        let f = self.0;
+        let m = &mut map;
+        while let Some(k) = next_key(m)? {
+            match k.bytes() {
+                b"version" => f.version = value(m, Unsigned)?,
+                b"service" => f.service = value(m, Escaped)?,
+                b"supervise_pid" => f.supervise_pid = value(m, Unsigned)?,
+                b"state" => f.state = value(m, Name(State::from_name))?,
+                b"pid" => f.pid = value(m, Unsigned)?,
+                b"finish_pid" => f.finish_pid = value(m, Unsigned)?,
+                b"want" => f.want = value(m, Name(want_from_name))?,
+                b"paused" => f.paused = value(m, Flag)?,
+                b"normally_up" => f.normally_up = value(m, Flag)?,
+                b"since" => f.since = value(m, Time)?,
+                b"starts" => f.starts = value(m, Unsigned)?,
+                b"starts_since_up" => f.starts_since_up = value(m, Unsigned)?,
+                b"last_exit" => f.last_exit = value(m, ExitObject)?,
+                b"next_start" => f.next_start = value(m, Time)?,
+                b"backoff" => f.backoff = value(m, BackoffObject)?,
+                b"failed" => f.failed = value(m, FailureObject)?,
+                b"kill_group" => f.kill_group = value(m, Flag)?,
+                b"cgroup" => f.cgroup = value(m, Escaped)?,
+                b"exiting" => f.exiting = value(m, Flag)?,
+                b"ready" => f.ready = value(m, Time)?,
+                b"ready_sources" => f.ready_sources = value(m, SourceList)?,
+                b"ready_pending" => f.ready_pending = value(m, SourceList)?,
+                b"ready_error" => f.ready_error = value(m, Name(ReadyError::from_name))?,
+                b"status_text" => f.status_text = value(m, Escaped)?,
+                b"main_pid" => f.main_pid = value(m, Unsigned)?,
+                b"reloading" => f.reloading = value(m, Flag)?,
+                b"stopping" => f.stopping = value(m, Flag)?,
+                b"watchdog_usec" => f.watchdog_usec = value(m, Unsigned)?,
+                b"watchdog_timeouts" => f.watchdog_timeouts = value(m, Unsigned)?,
+                _ => {
+                    value(m, Skip)?;
+                }
+            }
+        }
+        Ok(Slot::Good(()))
+    }
+}
+
+impl Fields {
+    /// The record, or the first field (in this order) that is missing or
+    /// malformed.
+    fn record(self) -> Result<Record, BadRecord> {
+        if self.version.required("version")? != VERSION {
+            return Err(BadRecord("version"));
+        }
+        let last_exit = self.last_exit.optional("last_exit")?.transpose()?;
+        let backoff = self.backoff.optional("backoff")?.transpose()?;
+        let failed = self.failed.optional("failed")?.transpose()?;
+        let next_start = self.next_start.optional("next_start")?;
+        let cgroup = self.cgroup.optional("cgroup")?;
+        // readiness: absent in records of a supervise before it (defaults)
+        let ready = self.ready.optional("ready")?;
+        let ready_error = self.ready_error.optional("ready_error")?;
+        Ok(Record {
+            service: self.service.required("service")?,
+            supervise_pid: self.supervise_pid.required_u32("supervise_pid")?,
+            state: self.state.required("state")?,
+            pid: self.pid.required_u32("pid")?,
+            finish_pid: self.finish_pid.required_u32("finish_pid")?,
+            want: self.want.required("want")?,
+            paused: self.paused.required("paused")?,
+            normally_up: self.normally_up.required("normally_up")?,
+            since: self.since.required("since")?,
+            starts: self.starts.required("starts")?,
+            starts_since_up: self.starts_since_up.required("starts_since_up")?,
+            last_exit,
+            next_start,
+            backoff,
+            failed,
+            kill_group: self.kill_group.required("kill_group")?,
+            cgroup,
+            exiting: self.exiting.required("exiting")?,
+            ready,
+            ready_sources: self.ready_sources.or_default("ready_sources")?,
+            ready_pending: self.ready_pending.or_default("ready_pending")?,
+            ready_error,
+            status_text: self.status_text.optional("status_text")?,
+            main_pid: u32::try_from(self.main_pid.or_default("main_pid")?)
+                .map_err(|_| BadRecord("main_pid"))?,
+            reloading: self.reloading.or_default("reloading")?,
+            stopping: self.stopping.or_default("stopping")?,
+            watchdog_usec: self.watchdog_usec.or_default("watchdog_usec")?,
+            watchdog_timeouts: self.watchdog_timeouts.or_default("watchdog_timeouts")?,
+        })
+    }
 }
 
 /// A record that could not be read: the field at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadRecord(pub &'static str);
-
-fn field<'a>(o: &'a Map<String, Value>, k: &'static str) -> Result<&'a Value, BadRecord> {
-    o.get(k).ok_or(BadRecord(k))
-}
-
-fn get_u64(o: &Map<String, Value>, k: &'static str) -> Result<u64, BadRecord> {
-    field(o, k)?.as_u64().ok_or(BadRecord(k))
-}
-
-fn get_u32(o: &Map<String, Value>, k: &'static str) -> Result<u32, BadRecord> {
-    u32::try_from(get_u64(o, k)?).map_err(|_| BadRecord(k))
-}
-
-fn get_i32(o: &Map<String, Value>, k: &'static str) -> Result<i32, BadRecord> {
-    let v = field(o, k)?.as_i64().ok_or(BadRecord(k))?;
-    i32::try_from(v).map_err(|_| BadRecord(k))
-}
-
-fn get_bool(o: &Map<String, Value>, k: &'static str) -> Result<bool, BadRecord> {
-    field(o, k)?.as_bool().ok_or(BadRecord(k))
-}
-
-fn get_str<'a>(o: &'a Map<String, Value>, k: &'static str) -> Result<&'a str, BadRecord> {
-    field(o, k)?.as_str().ok_or(BadRecord(k))
-}
-
-fn get_time(o: &Map<String, Value>, k: &'static str) -> Result<Tai64n, BadRecord> {
-    parse_time(field(o, k)?).ok_or(BadRecord(k))
-}
-
-/// A time object `{"tai64n": "@...", "unix": ...}`: the label is what
-/// counts (exact); `unix` is there for people and simple tools.
-fn parse_time(v: &Value) -> Option<Tai64n> {
-    let s = v.as_object()?.get("tai64n")?.as_str()?;
-    parse_label(s.as_bytes())
-}
 
 /// `@` and 24 hex digits.
 pub fn parse_label(s: &[u8]) -> Option<Tai64n> {
@@ -615,23 +1060,6 @@ pub fn parse_label(s: &[u8]) -> Option<Tai64n> {
         *out = hi << 4 | lo;
     }
     Some(Tai64n::unpack(&b))
-}
-
-fn parse_exit(e: &Map<String, Value>) -> Result<Exit, BadRecord> {
-    let ending = match (e.get("code"), e.get("signal")) {
-        (Some(c), Some(Value::Null) | None) if !c.is_null() => Ending::Code(get_i32(e, "code")?),
-        (Some(Value::Null) | None, Some(s)) if !s.is_null() => {
-            Ending::Signal(get_i32(e, "signal")?)
-        }
-        _ => return Err(BadRecord("last_exit")),
-    };
-    Ok(Exit {
-        pid: get_u32(e, "pid")?,
-        ending,
-        core_dumped: get_bool(e, "core_dumped")?,
-        at: get_time(e, "at")?,
-        watchdog: opt_bool(e, "watchdog")?,
-    })
 }
 
 /// `SIGTERM` for 15 and so on; `SIG34` for a signal without a name.
@@ -912,10 +1340,199 @@ pub(crate) fn sample() -> Record {
     }
 }
 
+/// The reader as it was first written, through `serde_json::Value`: the
+/// model `Record::parse` must agree with (same records, same errors).
+#[cfg(test)]
+mod model {
+    use super::*;
+    use serde_json::{Map, Value};
+
+    /// Parses a record through `Value`.
+    pub(super) fn parse(text: &[u8]) -> Result<Record, BadRecord> {
+        let v: Value = serde_json::from_slice(text).map_err(|_| BadRecord("not JSON"))?;
+        let o = v.as_object().ok_or(BadRecord("not an object"))?;
+        let version = get_u64(o, "version")?;
+        if version != VERSION {
+            return Err(BadRecord("version"));
+        }
+        let last_exit = match o.get("last_exit") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(e)) => Some(parse_exit(e)?),
+            Some(_) => return Err(BadRecord("last_exit")),
+        };
+        let backoff = match o.get("backoff") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(b)) => Some(Backoff {
+                max: get_u32(b, "max")?,
+                stable: get_u32(b, "stable")?,
+                delay: get_u32(b, "delay")?,
+            }),
+            Some(_) => return Err(BadRecord("backoff")),
+        };
+        let failed = match o.get("failed") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(f)) => Some(Failure {
+                finish_code: get_i32(f, "finish_code")?,
+                at: get_time(f, "at")?,
+            }),
+            Some(_) => return Err(BadRecord("failed")),
+        };
+        let next_start = match o.get("next_start") {
+            None | Some(Value::Null) => None,
+            Some(t) => Some(parse_time(t).ok_or(BadRecord("next_start"))?),
+        };
+        let cgroup = opt_bytes(o, "cgroup")?;
+        // readiness: absent in records of a supervise before it (defaults)
+        let ready = match o.get("ready") {
+            None | Some(Value::Null) => None,
+            Some(t) => Some(parse_time(t).ok_or(BadRecord("ready"))?),
+        };
+        let ready_error = match o.get("ready_error") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(e)) => {
+                Some(ReadyError::from_name(e).ok_or(BadRecord("ready_error"))?)
+            }
+            Some(_) => return Err(BadRecord("ready_error")),
+        };
+        Ok(Record {
+            service: unescape(get_str(o, "service")?).ok_or(BadRecord("service"))?,
+            supervise_pid: get_u32(o, "supervise_pid")?,
+            state: State::from_name(get_str(o, "state")?).ok_or(BadRecord("state"))?,
+            pid: get_u32(o, "pid")?,
+            finish_pid: get_u32(o, "finish_pid")?,
+            want: want_from_name(get_str(o, "want")?).ok_or(BadRecord("want"))?,
+            paused: get_bool(o, "paused")?,
+            normally_up: get_bool(o, "normally_up")?,
+            since: get_time(o, "since")?,
+            starts: get_u64(o, "starts")?,
+            starts_since_up: get_u64(o, "starts_since_up")?,
+            last_exit,
+            next_start,
+            backoff,
+            failed,
+            kill_group: get_bool(o, "kill_group")?,
+            cgroup,
+            exiting: get_bool(o, "exiting")?,
+            ready,
+            ready_sources: get_sources(o, "ready_sources")?,
+            ready_pending: get_sources(o, "ready_pending")?,
+            ready_error,
+            status_text: opt_bytes(o, "status_text")?,
+            main_pid: opt_u32(o, "main_pid")?,
+            reloading: opt_bool(o, "reloading")?,
+            stopping: opt_bool(o, "stopping")?,
+            watchdog_usec: opt_u64(o, "watchdog_usec")?,
+            watchdog_timeouts: opt_u64(o, "watchdog_timeouts")?,
+        })
+    }
+
+    /// An optional escaped string (null or absent: None).
+    fn opt_bytes(o: &Map<String, Value>, k: &'static str) -> Result<Option<Vec<u8>>, BadRecord> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(unescape(s).ok_or(BadRecord(k))?)),
+            Some(_) => Err(BadRecord(k)),
+        }
+    }
+
+    /// A number added after version 1's first fields: 0 when absent.
+    fn opt_u64(o: &Map<String, Value>, k: &'static str) -> Result<u64, BadRecord> {
+        match o.get(k) {
+            None => Ok(0),
+            Some(v) => v.as_u64().ok_or(BadRecord(k)),
+        }
+    }
+
+    fn opt_u32(o: &Map<String, Value>, k: &'static str) -> Result<u32, BadRecord> {
+        u32::try_from(opt_u64(o, k)?).map_err(|_| BadRecord(k))
+    }
+
+    /// A flag added after version 1's first fields: false when absent.
+    fn opt_bool(o: &Map<String, Value>, k: &'static str) -> Result<bool, BadRecord> {
+        match o.get(k) {
+            None => Ok(false),
+            Some(v) => v.as_bool().ok_or(BadRecord(k)),
+        }
+    }
+
+    /// An array of source names (absent: none).
+    fn get_sources(o: &Map<String, Value>, k: &'static str) -> Result<Sources, BadRecord> {
+        let mut s = Sources::default();
+        match o.get(k) {
+            None => {}
+            Some(Value::Array(names)) => {
+                for n in names {
+                    if !s.add(n.as_str().ok_or(BadRecord(k))?) {
+                        return Err(BadRecord(k));
+                    }
+                }
+            }
+            Some(_) => return Err(BadRecord(k)),
+        }
+        Ok(s)
+    }
+
+    fn field<'a>(o: &'a Map<String, Value>, k: &'static str) -> Result<&'a Value, BadRecord> {
+        o.get(k).ok_or(BadRecord(k))
+    }
+
+    fn get_u64(o: &Map<String, Value>, k: &'static str) -> Result<u64, BadRecord> {
+        field(o, k)?.as_u64().ok_or(BadRecord(k))
+    }
+
+    fn get_u32(o: &Map<String, Value>, k: &'static str) -> Result<u32, BadRecord> {
+        u32::try_from(get_u64(o, k)?).map_err(|_| BadRecord(k))
+    }
+
+    fn get_i32(o: &Map<String, Value>, k: &'static str) -> Result<i32, BadRecord> {
+        let v = field(o, k)?.as_i64().ok_or(BadRecord(k))?;
+        i32::try_from(v).map_err(|_| BadRecord(k))
+    }
+
+    fn get_bool(o: &Map<String, Value>, k: &'static str) -> Result<bool, BadRecord> {
+        field(o, k)?.as_bool().ok_or(BadRecord(k))
+    }
+
+    fn get_str<'a>(o: &'a Map<String, Value>, k: &'static str) -> Result<&'a str, BadRecord> {
+        field(o, k)?.as_str().ok_or(BadRecord(k))
+    }
+
+    fn get_time(o: &Map<String, Value>, k: &'static str) -> Result<Tai64n, BadRecord> {
+        parse_time(field(o, k)?).ok_or(BadRecord(k))
+    }
+
+    /// A time object `{"tai64n": "@...", "unix": ...}`: the label is what
+    /// counts (exact); `unix` is there for people and simple tools.
+    fn parse_time(v: &Value) -> Option<Tai64n> {
+        let s = v.as_object()?.get("tai64n")?.as_str()?;
+        parse_label(s.as_bytes())
+    }
+
+    fn parse_exit(e: &Map<String, Value>) -> Result<Exit, BadRecord> {
+        let ending = match (e.get("code"), e.get("signal")) {
+            (Some(c), Some(Value::Null) | None) if !c.is_null() => {
+                Ending::Code(get_i32(e, "code")?)
+            }
+            (Some(Value::Null) | None, Some(s)) if !s.is_null() => {
+                Ending::Signal(get_i32(e, "signal")?)
+            }
+            _ => return Err(BadRecord("last_exit")),
+        };
+        Ok(Exit {
+            pid: get_u32(e, "pid")?,
+            ending,
+            core_dumped: get_bool(e, "core_dumped")?,
+            at: get_time(e, "at")?,
+            watchdog: opt_bool(e, "watchdog")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::Value;
 
     fn t(s: i64, us: u32) -> Tai64n {
         Tai64n::from_unix(s, us)
@@ -1051,6 +1668,362 @@ mod tests {
         // unknown fields are ignored (later versions add some)
         let extra = good.replacen('{', "{\"ready\":{\"x\":1},", 1);
         assert_eq!(Record::parse(extra.as_bytes()).unwrap(), sample());
+    }
+
+    // ---- the reader against the model (the reader through `Value`) ----
+
+    fn any_time() -> impl Strategy<Value = Tai64n> {
+        (-1_000_000i64..4_000_000_000, 0u32..1_000_000).prop_map(|(s, us)| t(s, us))
+    }
+
+    fn any_sources() -> impl Strategy<Value = Sources> {
+        any::<(bool, bool, bool)>().prop_map(|(notification_fd, notify_socket, check)| Sources {
+            notification_fd,
+            notify_socket,
+            check,
+        })
+    }
+
+    fn any_exit() -> impl Strategy<Value = Exit> {
+        (
+            any::<u32>(),
+            any::<i32>(),
+            any::<bool>(),
+            any::<bool>(),
+            any_time(),
+            any::<bool>(),
+        )
+            .prop_map(|(pid, n, signalled, core_dumped, at, watchdog)| Exit {
+                pid,
+                ending: if signalled {
+                    Ending::Signal(n)
+                } else {
+                    Ending::Code(n)
+                },
+                core_dumped,
+                at,
+                watchdog,
+            })
+    }
+
+    /// Any record the writer can be given.
+    fn any_record() -> impl Strategy<Value = Record> {
+        use proptest::collection::vec;
+        use proptest::option::of;
+        use proptest::sample::select;
+        let head = (
+            vec(any::<u8>(), 0..24),
+            any::<u32>(),
+            select(vec![
+                State::Up,
+                State::Down,
+                State::Finishing,
+                State::Waiting,
+            ]),
+            any::<u32>(),
+            any::<u32>(),
+            select(vec![Want::Up, Want::Down, Want::Once]),
+            any::<(bool, bool, bool, bool)>(),
+            any_time(),
+            any::<u64>(),
+            any::<u64>(),
+        );
+        let middle = (
+            of(any_exit()),
+            of(any_time()),
+            of(any::<(u32, u32, u32)>()),
+            of((any::<i32>(), any_time())),
+            of(vec(any::<u8>(), 0..24)),
+        );
+        let readiness = (
+            of(any_time()),
+            any_sources(),
+            any_sources(),
+            of(select(vec![ReadyError::CheckTimeout, ReadyError::FdClosed])),
+            of(vec(any::<u8>(), 0..24)),
+            any::<u32>(),
+            any::<(bool, bool)>(),
+            any::<u64>(),
+            any::<u64>(),
+        );
+        (head, middle, readiness).prop_map(|(h, m, r)| Record {
+            service: h.0,
+            supervise_pid: h.1,
+            state: h.2,
+            pid: h.3,
+            finish_pid: h.4,
+            want: h.5,
+            paused: h.6.0,
+            normally_up: h.6.1,
+            since: h.7,
+            starts: h.8,
+            starts_since_up: h.9,
+            last_exit: m.0,
+            next_start: m.1,
+            backoff: m
+                .2
+                .map(|(max, stable, delay)| Backoff { max, stable, delay }),
+            failed: m.3.map(|(finish_code, at)| Failure { finish_code, at }),
+            kill_group: h.6.2,
+            cgroup: m.4,
+            exiting: h.6.3,
+            ready: r.0,
+            ready_sources: r.1,
+            ready_pending: r.2,
+            ready_error: r.3,
+            status_text: r.4,
+            main_pid: r.5,
+            reloading: r.6.0,
+            stopping: r.6.1,
+            watchdog_usec: r.7,
+            watchdog_timeouts: r.8,
+        })
+    }
+
+    /// Values of another kind, numbers at the edges, JSON the reader must
+    /// still refuse.
+    const TOKENS: &[&str] = &[
+        "null",
+        "true",
+        "0",
+        "-0",
+        "-1",
+        "1.0",
+        "1e2",
+        "1e999",
+        "4294967296",
+        "2147483648",
+        "9223372036854775808",
+        "18446744073709551616",
+        "\"\"",
+        "\"%\"",
+        "\"%4\"",
+        "\"up\"",
+        "\"check\"",
+        "\"fd-closed\"",
+        "\"@400000006553f10a075bcbf4\"",
+        "\"\\u0041\"",
+        "\"\\ud800\"",
+        "\"\\u00ff\\\"\"",
+        "[]",
+        "[\"check\",\"check\"]",
+        "[null]",
+        "{}",
+        "{\"tai64n\":\"@400000006553f10a075bcbf4\",\"unix\":{}}",
+        "\"version\":1,",
+        "\"st\\u0061te\":\"down\",",
+        ",",
+        " ",
+    ];
+
+    /// One change to a record's text.
+    #[derive(Debug, Clone)]
+    enum Damage {
+        /// Cut the text at this point.
+        Truncate(proptest::sample::Index),
+        /// Replace a byte.
+        Byte(proptest::sample::Index, u8),
+        /// Replace up to N bytes (none: insert) with a token.
+        Splice(proptest::sample::Index, usize, &'static str),
+        /// Replace what follows the Nth colon up to the next comma or
+        /// brace (a field's value, mostly) with a token.
+        Value(proptest::sample::Index, &'static str),
+        /// Remove a `,"key":value` (from one comma to the next).
+        Drop(proptest::sample::Index),
+        /// Copy a field of another record's text to the start or the end of
+        /// this one's object: a key given twice.
+        Twice(proptest::sample::Index, bool),
+    }
+
+    fn any_damage() -> impl Strategy<Value = Damage> {
+        use proptest::sample::{Index, select};
+        let byte = prop_oneof![
+            any::<u8>(),
+            select(b"{}[]\":,-.0123456789eEtfnul\\ \xff".to_vec())
+        ];
+        prop_oneof![
+            any::<Index>().prop_map(Damage::Truncate),
+            (any::<Index>(), byte).prop_map(|(i, b)| Damage::Byte(i, b)),
+            (any::<Index>(), 0usize..6, select(TOKENS))
+                .prop_map(|(i, n, s)| Damage::Splice(i, n, s)),
+            (any::<Index>(), select(TOKENS)).prop_map(|(i, s)| Damage::Value(i, s)),
+            any::<Index>().prop_map(Damage::Drop),
+            (any::<Index>(), any::<bool>()).prop_map(|(i, end)| Damage::Twice(i, end)),
+        ]
+    }
+
+    /// The positions of `c` in `text`.
+    fn places(text: &[u8], c: u8) -> Vec<usize> {
+        text.iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == c)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// `text` with `damage` done; `other` is another record's text. A
+    /// change with no place to go (no colon left, ...) leaves it as it is.
+    fn damaged(mut text: Vec<u8>, damage: &Damage, other: &[u8]) -> Vec<u8> {
+        let colons = places(&text, b':');
+        let commas = places(&text, b',');
+        match damage {
+            Damage::Truncate(i) => text.truncate(i.index(text.len() + 1)),
+            Damage::Byte(i, b) if !text.is_empty() => {
+                let i = i.index(text.len());
+                text[i] = *b;
+            }
+            Damage::Splice(i, n, s) => {
+                let at = i.index(text.len() + 1);
+                let end = (at + n).min(text.len());
+                text.splice(at..end, s.bytes());
+            }
+            Damage::Value(i, s) if !colons.is_empty() => {
+                let at = colons[i.index(colons.len())] + 1;
+                let len = text[at..].iter().position(|b| b",}".contains(b));
+                text.splice(at..at + len.unwrap_or(text.len() - at), s.bytes());
+            }
+            Damage::Drop(i) if !commas.is_empty() => {
+                let at = commas[i.index(commas.len())];
+                let len = text[at + 1..].iter().position(|&b| b == b',');
+                text.drain(at..at + 1 + len.unwrap_or(0));
+            }
+            Damage::Twice(i, end) => {
+                let theirs = places(other, b',');
+                let k = i.index(theirs.len() - 1);
+                let field = &other[theirs[k] + 1..theirs[k + 1]];
+                match text.iter().rposition(|&b| b == b'}') {
+                    Some(close) if *end => {
+                        text.splice(close..close, [b",", field].concat());
+                    }
+                    _ if !text.is_empty() => {
+                        text.splice(1..1, [field, b","].concat());
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        text
+    }
+
+    proptest! {
+        // cheap cases (200,000 take seconds); most damaged texts are not
+        // JSON, about one in nine still reads, and every field's error
+        // comes up
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn the_reader_agrees_with_the_model_on_written_records(r in any_record()) {
+            let text = json(&r);
+            prop_assert_eq!(model::parse(&text), Ok(r.clone()));
+            prop_assert_eq!(Record::parse(&text), Ok(r));
+        }
+
+        #[test]
+        fn the_reader_agrees_with_the_model_on_damaged_records(
+            r in any_record(),
+            other in any_record(),
+            damage in proptest::collection::vec(any_damage(), 1..4),
+        ) {
+            let other = json(&other);
+            let mut text = json(&r);
+            for d in &damage {
+                text = damaged(text, d, &other);
+            }
+            prop_assert_eq!(Record::parse(&text), model::parse(&text), "text: {}", String::from_utf8_lossy(&text));
+        }
+    }
+
+    #[test]
+    fn the_reader_agrees_with_the_model_at_the_edges() {
+        let check = |text: &[u8], want: &Result<Record, BadRecord>| {
+            let shown = String::from_utf8_lossy(text);
+            assert_eq!(&model::parse(text), want, "model, {shown}");
+            assert_eq!(&Record::parse(text), want, "{shown}");
+        };
+        let good = String::from_utf8(json(&sample())).unwrap();
+        let body = &good[1..good.len() - 2]; // without the braces and newline
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let mut down = sample();
+        down.state = State::Down;
+        let not_json = Err(BadRecord("not JSON"));
+        for (text, want) in [
+            // what serde_json refuses inside a field nobody reads
+            (format!("{{\"x\":{deep},{body}}}"), &not_json),
+            (format!("{{\"x\":\"\u{1}\",{body}}}"), &not_json),
+            (format!("{{\"x\":\"\\ud800\",{body}}}"), &not_json),
+            (format!("{{{body}}} x"), &not_json),
+            (format!("{{{body},}}"), &not_json),
+            // what it takes
+            (
+                format!("{{\"x\":[[{{\"y\":1e300}}]],{body}}}\n \t"),
+                &Ok(sample()),
+            ),
+            (
+                format!("{{\"{}\":1,{body}}}", "k".repeat(100)),
+                &Ok(sample()),
+            ),
+            // escaped keys are the same keys; a key given twice counts
+            // the last time
+            (format!("{{{body},\"st\\u0061te\":\"down\"}}"), &Ok(down)),
+            (format!("{{\"state\":\"down\",{body}}}"), &Ok(sample())),
+            (format!("{{{body},\"state\":7}}"), &Err(BadRecord("state"))),
+            (
+                format!("{{{body},\"version\":2}}"),
+                &Err(BadRecord("version")),
+            ),
+            ("null".to_string(), &Err(BadRecord("not an object"))),
+            ("[1,{}]".to_string(), &Err(BadRecord("not an object"))),
+            ("[1,".to_string(), &not_json),
+            ("{}".to_string(), &Err(BadRecord("version"))),
+        ] {
+            check(text.as_bytes(), want);
+        }
+        for (from, to, want) in [
+            (
+                "\"unix\":1700000000.123456",
+                "\"unix\":1e999",
+                Err("not JSON"),
+            ),
+            // -0 and 1.0 are not integers (serde_json reads them as floats)
+            ("\"pid\":0", "\"pid\":-0", Err("pid")),
+            ("\"pid\":0", "\"pid\":0.0", Err("pid")),
+            // the first field at fault in the order of the checks
+            (
+                "\"version\":1",
+                "\"version\":null,\"pid\":-1",
+                Err("version"),
+            ),
+            ("\"signal\":11", "\"signal\":null", Err("last_exit")),
+            ("\"code\":null", "\"code\":[]", Err("last_exit")),
+            ("\"code\":null,\"signal\":11", "\"code\":1.5", Err("code")),
+            ("\"signal\":11", "\"signal\":4294967296", Err("signal")),
+            ("\"max\":60", "\"max\":-60", Err("max")),
+            ("\"cgroup\":\"", "\"cgroup\":\"%", Err("cgroup")),
+            (
+                "\"ready_pending\":[]",
+                "\"ready_pending\":null",
+                Err("ready_pending"),
+            ),
+            (
+                "\"watchdog_usec\":0",
+                "\"watchdog_usec\":null",
+                Err("watchdog_usec"),
+            ),
+            ("\"since\":{", "\"since\":{\"tai64n\":1,", Ok(())),
+            (
+                "\"since\":{\"tai64n\"",
+                "\"since\":{\"unix\":1,\"x\"",
+                Err("since"),
+            ),
+        ] {
+            let want = want.map(|()| sample()).map_err(BadRecord);
+            check(good.replacen(from, to, 1).as_bytes(), &want);
+        }
+        // bytes that are not UTF-8, in a string nobody reads
+        let mut text = format!("{{\"x\":\"?\",{body}}}").into_bytes();
+        text[6] = 0xff;
+        check(&text, &not_json);
     }
 
     #[test]
