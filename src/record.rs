@@ -10,17 +10,20 @@
 //! when `supervise/ok` has a reader (`Snapshot::live`, svok's test).
 //! doc/status-json.md describes the format field by field.
 //!
-//! The writer is hand-made (supervise stays small and allocation-light);
-//! the reader walks serde_json's deserializer without building a `Value`
-//! (svstat and svmetrics read a record per service at every call), and the
-//! unit tests check it against a reader through `Value` on what the writer
-//! makes and on that text damaged.
+//! The writer is hand-made (supervise stays small and allocation-light).
+//! svstat and svmetrics read a record per service at every call: the
+//! reader first tries a scanner of exactly the writer's layout (`fast`),
+//! and on any other text walks serde_json's deserializer without building
+//! a `Value`. The unit tests check both against a reader through `Value`
+//! on what the writer makes and on that text damaged.
 
 use std::path::Path;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::status::{Status, Want};
+
+mod fast;
 use crate::tai64::{self, Tai64n};
 
 /// The format version. It changes only when a field changes meaning or
@@ -444,6 +447,10 @@ impl Record {
         // JSON text is UTF-8: checked once here rather than string by
         // string (the same texts fail, all as `not JSON`)
         let text = std::str::from_utf8(text).map_err(|_| BadRecord("not JSON"))?;
+        // what supervise wrote, in the writer's exact layout: read by hand
+        if let Some(r) = fast::parse(text.as_bytes()) {
+            return Ok(r);
+        }
         let mut de = serde_json::Deserializer::from_str(text);
         let mut fields = Fields::default();
         let read = Read(Top(&mut fields))
@@ -1932,6 +1939,60 @@ mod tests {
             }
             prop_assert_eq!(Record::parse(&text), model::parse(&text), "text: {}", String::from_utf8_lossy(&text));
         }
+
+        #[test]
+        fn the_fast_path_reads_every_written_record_as_the_model(r in any_record()) {
+            let text = json(&r);
+            prop_assert_eq!(fast::parse(&text).map(Ok), Some(model::parse(&text)));
+        }
+
+        #[test]
+        fn the_fast_path_reads_damaged_records_as_the_model_or_not_at_all(
+            r in any_record(),
+            other in any_record(),
+            damage in proptest::collection::vec(any_damage(), 1..4),
+        ) {
+            let other = json(&other);
+            let mut text = json(&r);
+            for d in &damage {
+                text = damaged(text, d, &other);
+            }
+            // the fast path is given only UTF-8 (Record::parse checks it)
+            if std::str::from_utf8(&text).is_ok()
+                && let Some(fast) = fast::parse(&text)
+            {
+                prop_assert_eq!(Ok(fast), model::parse(&text), "text: {}", String::from_utf8_lossy(&text));
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_writers_forms_and_nothing_else() {
+        for r in [sample(), ready_sample()] {
+            let good = String::from_utf8(json(&r)).unwrap();
+            assert_eq!(fast::parse(good.as_bytes()), Some(r.clone()));
+            // valid records in another layout: left to serde_json, same result
+            for other in [
+                good.replace(",\"", ", \""),
+                good.trim_end().to_string(),
+                format!("{good} "),
+                good.replace("\"starts\":7", "\"starts\":7.0"),
+                good.replacen("{", "{\"x\":1,", 1),
+                good.replace("\"want\"", "\"w\\u0061nt\""),
+            ] {
+                assert_eq!(fast::parse(other.as_bytes()), None, "{other}");
+                assert_eq!(
+                    Record::parse(other.as_bytes()),
+                    model::parse(other.as_bytes()),
+                    "{other}"
+                );
+            }
+        }
+        // the escape's %HH and JSON's \" and \\ undone
+        let mut r = sample();
+        r.service = b"a%\"\\\x7f\xff\n\xc3\xa9".to_vec();
+        let text = json(&r);
+        assert_eq!(fast::parse(&text), Some(r));
     }
 
     #[test]
