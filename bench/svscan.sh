@@ -57,24 +57,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/svscan-bench.XXXXXX")
 scan_pid=
 
-# Live members of process group $1 whose comm is (or is not, with !) $2.
-members() { # pgid [!]comm
-  local f pid rest state pgrp c
-  for f in /proc/[0-9]*/stat; do
-    { read -r rest < "$f"; } 2>/dev/null || continue
-    pid=${rest%% *}
-    c=${rest#*(}; c=${c%)*}
-    rest=${rest##*) }
-    read -r state _ pgrp _ <<< "$rest"
-    [ "$pgrp" = "$1" ] || continue
-    [ "$state" = Z ] && continue
-    case "$2" in
-      !*) [ "$c" != "${2#!}" ] && echo "$pid" ;;
-      *) [ "$c" = "$2" ] && echo "$pid" ;;
-    esac
-  done
-  return 0
-}
+. bench/lib.sh  # members
 
 # Ends the running tree: svscan, then every supervise, then anything else.
 stop_tree() {
