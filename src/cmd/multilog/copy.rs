@@ -105,7 +105,10 @@ impl<'a> Copies<'a> {
         for c in self.copies.iter_mut().filter(|c| c.selected) {
             self.buf.extend_from_slice(&c.line);
             self.buf.push(b'\n');
-            c.line = Vec::new();
+            // keep the room for the next long line, but not a huge one's
+            if c.line.capacity() > HIGH {
+                c.line = Vec::new();
+            }
         }
         self.line_done();
     }
