@@ -658,7 +658,6 @@ fn scratch_image_builds_and_runs() {
             .stderr(Stdio::from(err));
     });
     let said = || fs::read_to_string(root.join("out")).unwrap_or_default();
-    let said_by_svscan = said;
     // The probes of contrib/container/pod.yaml, inside the image.
     assert!(
         wait_until(LONG, || in_image(
@@ -669,12 +668,12 @@ fn scratch_image_builds_and_runs() {
         said()
     );
     for dir in ["/service/hello", "/service/hello/log"] {
-        let (code, said) = probe("/bin/svok", &[dir]);
+        let (code, probe_said) = probe("/bin/svok", &[dir]);
         assert_eq!(
             code,
             Some(0),
-            "svok {dir}: {said}\nsvscan: {}",
-            said_by_svscan()
+            "svok {dir}: {probe_said}\nsvscan: {}",
+            said()
         );
     }
     // supervise's state is under /run, not in the (read-only) tree
