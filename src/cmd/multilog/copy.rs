@@ -69,11 +69,15 @@ impl<'a> Copies<'a> {
     }
 
     /// A whole line with its newline.
-    #[inline]
+    #[inline(always)]
     pub fn put_line(&mut self, line: &[u8]) {
-        if !self.any {
-            return;
+        if self.any {
+            self.put_selected(line);
         }
+    }
+
+    #[inline(never)]
+    fn put_selected(&mut self, line: &[u8]) {
         for c in self.copies.iter_mut().filter(|c| c.selected) {
             self.buf.extend_from_slice(c.prefix);
             self.buf.extend_from_slice(line);
