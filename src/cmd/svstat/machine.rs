@@ -60,8 +60,12 @@ pub fn json(dirs: &[&[u8]]) -> i32 {
 pub fn prometheus(dirs: &[&[u8]]) -> i32 {
     let mut reader = monitor::Reader::new();
     let mut exposition = Exposition::with_capacity(dirs.len());
+    let mut name = Vec::new();
     for dir in dirs {
-        exposition.add_observed(&reader.observe(dir, dir.to_vec()));
+        name.extend_from_slice(dir);
+        let o = reader.observe(dir, name);
+        exposition.add_observed(&o);
+        name = reader.recycle(o);
     }
     let _ = exposition.write(|piece| {
         write_out(piece.as_bytes());
