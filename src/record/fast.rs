@@ -152,6 +152,7 @@ impl<'a> Scan<'a> {
     }
 
     /// `null` (None) or what `value` reads.
+    #[inline(always)]
     fn or_null<T>(&mut self, value: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.peek()? == b'n' {
             self.lit(b"null")?;
@@ -164,6 +165,7 @@ impl<'a> Scan<'a> {
     /// The digits of a number as the writer writes it (`to_string`): no
     /// leading zero but in `0` itself, at most 20 of them; and their
     /// value when it fits in 64 bits.
+    #[inline(always)]
     fn number(&mut self) -> Option<(&'a [u8], Option<u64>)> {
         let rest = self.b.get(self.i..)?;
         let mut n = 0u64;
@@ -196,10 +198,12 @@ impl<'a> Scan<'a> {
     }
 
     /// An integer >= 0 that fits in 64 bits.
+    #[inline(always)]
     fn uint(&mut self) -> Option<u64> {
         self.number()?.1
     }
 
+    #[inline(always)]
     fn u32(&mut self) -> Option<u32> {
         u32::try_from(self.uint()?).ok()
     }
@@ -219,6 +223,7 @@ impl<'a> Scan<'a> {
         }
     }
 
+    #[inline(always)]
     fn flag(&mut self) -> Option<bool> {
         match self.peek()? {
             b't' => self.lit(b"true").map(|()| true),
@@ -229,6 +234,7 @@ impl<'a> Scan<'a> {
     /// The bytes of a string up to its first `"`: a name (`up`,
     /// `check-timeout`, ...) when they are one (a name has no escape, so
     /// a string with one, or that is not UTF-8, matches none).
+    #[inline(always)]
     fn name(&mut self) -> Option<&'a [u8]> {
         self.lit(b"\"")?;
         let s = self.until_quote()?;
