@@ -165,9 +165,11 @@ fn plain(name: &[u8]) -> bool {
 
 /// A label value, quoted: `"` + the escaped name + `"`.
 pub fn label_value(name: &[u8], out: &mut String) {
-    if plain(name) {
+    if plain(name)
+        && let Ok(name) = std::str::from_utf8(name)
+    {
         out.push('"');
-        out.extend(name.iter().map(|&c| c as char));
+        out.push_str(name);
         out.push('"');
         return;
     }
@@ -264,6 +266,7 @@ impl Samples {
         if n == ABSENT {
             return;
         }
+        out.reserve(name.len() + labels.len() + 32);
         out.push_str(name);
         out.push_str(labels);
         push_int(out, n);
@@ -279,6 +282,7 @@ impl Samples {
 }
 
 /// `n` in decimal.
+#[inline]
 fn push_int(out: &mut String, n: i64) {
     if (0..10).contains(&n) {
         out.push(char::from(b'0' + n as u8));
