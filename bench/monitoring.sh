@@ -6,7 +6,8 @@
 #      scraper ran until now), our `svstat DIR...`, `svstat --json DIR...`
 #      and `svstat --prometheus DIR...`: user-space instructions of one
 #      call (valgrind's callgrind, exact) and wall time per call (best of
-#      5 rounds of --runs calls, ours and the reference alternating).
+#      --rounds rounds (default 5) of --runs calls, ours and the reference
+#      alternating).
 #      Target: --prometheus <= 2x the reference, in both figures;
 #   2. svmetrics on a tree of --exporter-services services (default 100):
 #      --rate scrapes/s (default 100) for --seconds (default 60) over one
@@ -16,7 +17,7 @@
 #      asks, RSS sampled every tenth of them.
 #
 # Usage: bench/monitoring.sh [--ours DIR] [--ref DIR] [--services N]
-#          [--runs N] [--exporter-services N] [--rate R] [--seconds S]
+#          [--runs N] [--rounds N] [--exporter-services N] [--rate R] [--seconds S]
 #          [--scrapes N]
 #   --ours DIR  our binaries (default: target/release, built first)
 #   --ref DIR   the reference's svstat (default: /usr/bin)
@@ -30,6 +31,7 @@ ours=""
 ref=/usr/bin
 n=1000
 runs=20
+rounds=5
 en=100
 rate=100
 seconds=60
@@ -40,11 +42,12 @@ while [ $# -gt 0 ]; do
     --ref) ref=$2; shift 2 ;;
     --services) n=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --exporter-services) en=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --scrapes) scrapes=$2; shift 2 ;;
-    *) echo "usage: $0 [--ours DIR] [--ref DIR] [--services N] [--runs N] [--exporter-services N] [--rate R] [--seconds S] [--scrapes N]" >&2; exit 100 ;;
+    *) echo "usage: $0 [--ours DIR] [--ref DIR] [--services N] [--runs N] [--rounds N] [--exporter-services N] [--rate R] [--seconds S] [--scrapes N]" >&2; exit 100 ;;
   esac
 done
 if [ -z "$ours" ]; then
@@ -142,7 +145,7 @@ i_plain=$(instr "$ours/svstat" "${dirs[@]}")
 i_json=$(instr "$ours/svstat" --json "${dirs[@]}")
 i_prom=$(instr "$ours/svstat" --prometheus "${dirs[@]}")
 w_ref=() w_plain=() w_json=() w_prom=()
-for _ in 1 2 3 4 5; do
+for ((round = 0; round < rounds; round++)); do
   w_ref+=("$(wall1 "$ref/svstat" "${dirs[@]}")")
   w_prom+=("$(wall1 "$ours/svstat" --prometheus "${dirs[@]}")")
   w_plain+=("$(wall1 "$ours/svstat" "${dirs[@]}")")
@@ -215,7 +218,7 @@ body=$(python3 -c "
 import http.client; c = http.client.HTTPConnection('127.0.0.1', $port); c.request('GET', '/metrics'); print(len(c.getresponse().read()))")
 
 cat <<EOF
-## One scrape of $n services (instructions: callgrind; wall: best of 5 x $runs calls)
+## One scrape of $n services (instructions: callgrind; wall: best of $rounds x $runs calls)
 
 | command | instructions | ratio | wall per call (us) | ratio |
 |---|---|---|---|---|

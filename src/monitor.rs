@@ -192,6 +192,10 @@ pub struct Reader {
     state: Vec<u8>,
     /// The last record's text (`record::MAX_LEN + 1` bytes, allocated once).
     text: Vec<u8>,
+    /// Scratch path of a logger.
+    log_dir: Vec<u8>,
+    /// A record given back by `recycle`, to parse the next one into.
+    spare: Option<Rc<Record>>,
     cache: Option<FastMap<Vec<u8>, Cached>>,
     /// Bumped by `end_round`; entries not used in a round are dropped.
     round: u64,
@@ -211,6 +215,8 @@ impl Reader {
             path: Vec::with_capacity(256),
             state: Vec::with_capacity(256),
             text: Vec::new(),
+            log_dir: Vec::with_capacity(256),
+            spare: None,
             cache: None,
             round: 0,
         }
@@ -249,7 +255,8 @@ impl Reader {
     /// `name` is what the service is called; its logger is `NAME/log`.
     pub fn observe(&mut self, dir: &[u8], name: Vec<u8>) -> Observed {
         let service = self.view(dir, name);
-        let mut log_dir = Vec::with_capacity(dir.len() + 4);
+        let mut log_dir = std::mem::take(&mut self.log_dir);
+        log_dir.clear();
         log_dir.extend_from_slice(dir);
         log_dir.extend_from_slice(b"/log");
         let (log, logdir) = match nix::sys::stat::stat(log_dir.as_slice()) {
@@ -265,11 +272,31 @@ impl Reader {
             }
             _ => (None, None),
         };
+        self.log_dir = log_dir;
         Observed {
             service,
             log,
             logdir,
         }
+    }
+
+    /// Takes back what the next reads can reuse from an `Observed` that is
+    /// done with: a record nothing else holds (the next record is parsed
+    /// into it), and the service's name, returned emptied (to hold the
+    /// next name).
+    pub fn recycle(&mut self, o: Observed) -> Vec<u8> {
+        let Observed { service, log, .. } = o;
+        for r in [service.record, log.and_then(|l| l.record)]
+            .into_iter()
+            .flatten()
+        {
+            if Rc::strong_count(&r) == 1 && Rc::weak_count(&r) == 0 {
+                self.spare = Some(r);
+            }
+        }
+        let mut name = service.name;
+        name.clear();
+        name
     }
 
     /// Reads one supervised directory.
@@ -378,6 +405,18 @@ impl Reader {
         let round = self.round;
         let Some(cache) = &mut self.cache else {
             self.path = path;
+            if let Some(mut spare) = self.spare.take()
+                && let Some(slot) = Rc::get_mut(&mut spare)
+            {
+                let read = slot.parse_into(text);
+                return Some(match read {
+                    Ok(()) => Ok(spare),
+                    Err(bad) => {
+                        self.spare = Some(spare);
+                        Err(bad)
+                    }
+                });
+            }
             return Some(Record::parse(text).map(Rc::new));
         };
         if let Some(hit) = cache.get_mut(path.as_slice())

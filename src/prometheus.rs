@@ -10,10 +10,11 @@
 //! two services never share a series, and the text is always valid UTF-8
 //! without newlines.
 
-use std::fmt::Write;
+use std::collections::hash_map::Entry;
+use std::hash::Hasher;
 use std::rc::Rc;
 
-use crate::monitor::{FastMap, LogSizes, Observed, View};
+use crate::monitor::{FastMap, FxHasher, LogSizes, Observed, View};
 use crate::record::{Ending, escape};
 use crate::status::Want;
 use crate::tai64::{self, Tai64n};
@@ -162,21 +163,16 @@ fn plain(name: &[u8]) -> bool {
         .all(|&c| (b' '..0x7f).contains(&c) && !matches!(c, b'%' | b'\\' | b'"'))
 }
 
-/// The quoted label value of `name`.
-fn label_of(name: &[u8]) -> String {
-    let mut l = String::with_capacity(name.len() + 2);
-    if plain(name) {
-        l.push('"');
-        l.extend(name.iter().map(|&c| c as char));
-        l.push('"');
-    } else {
-        label_value(name, &mut l);
-    }
-    l
-}
-
 /// A label value, quoted: `"` + the escaped name + `"`.
 pub fn label_value(name: &[u8], out: &mut String) {
+    if plain(name)
+        && let Ok(name) = std::str::from_utf8(name)
+    {
+        out.push('"');
+        out.push_str(name);
+        out.push('"');
+        return;
+    }
     let mut text = String::with_capacity(name.len());
     escape(name, &mut text);
     out.push('"');
@@ -192,37 +188,264 @@ pub fn label_value(name: &[u8], out: &mut String) {
     out.push('"');
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+/// What every sample line of a directory has between the family's name
+/// and the value: `{service=LABEL} `.
+fn labels_of(name: &[u8], out: &mut String) {
+    out.push_str("{service=");
+    label_value(name, out);
+    out.push_str("} ");
 }
 
-/// `NAME{service=LABEL} VALUE`.
-fn sample(out: &mut String, name: &str, label: &str, value: Num) {
-    let mut num = itoa::Buffer::new();
-    out.push_str(name);
-    out.push_str("{service=");
-    out.push_str(label);
-    out.push_str("} ");
-    match value {
-        Num::Int(n) => out.push_str(num.format(n)),
-        Num::Time(t) => {
-            out.push_str(num.format(tai64::label_to_unix(t.secs)));
-            let ms = (t.nano / 1_000_000).min(999) as u16;
-            let digits = [
-                b'.',
-                b'0' + (ms / 100) as u8,
-                b'0' + (ms / 10 % 10) as u8,
-                b'0' + (ms % 10) as u8,
-            ];
-            out.push_str(std::str::from_utf8(&digits).unwrap_or(".000"));
-        }
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    for part in [
+        "# HELP ",
+        name,
+        " ",
+        help,
+        "\n# TYPE ",
+        name,
+        " ",
+        kind,
+        "\n",
+    ] {
+        out.push_str(part);
     }
-    out.push('\n');
 }
 
 /// Number of per-directory families: the service families, then the log
 /// directory families.
 const PARTS: usize = SERVICE_FAMILIES.len() + LOG_FAMILIES.len();
+
+/// The one family whose value is a time (seconds with milliseconds).
+const TIME_FAMILY: usize = 5;
+const _: () = assert!(SERVICE_FAMILIES.len() > TIME_FAMILY);
+
+/// No sample of that family (no value the families give is this low).
+const ABSENT: i64 = i64::MIN;
+
+/// The values of one directory's samples, family by family: what its lines
+/// say, in a few bytes (a scrape keeps one per directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Samples {
+    /// Per family: the integer, or for `TIME_FAMILY` the Unix seconds;
+    /// `ABSENT` for none.
+    values: [i64; PARTS],
+    /// The milliseconds of `TIME_FAMILY`'s value.
+    ms: u16,
+}
+
+impl Samples {
+    fn of(view: &View, sizes: Option<&LogSizes>) -> Samples {
+        let mut s = Samples {
+            values: [ABSENT; PARTS],
+            ms: 0,
+        };
+        for (i, f) in SERVICE_FAMILIES.iter().enumerate() {
+            s.values[i] = match (f.value)(view) {
+                None => ABSENT,
+                Some(Num::Int(n)) => n,
+                Some(Num::Time(t)) => {
+                    s.ms = (t.nano / 1_000_000).min(999) as u16;
+                    tai64::label_to_unix(t.secs)
+                }
+            };
+        }
+        if let Some(sizes) = sizes {
+            for (i, f) in LOG_FAMILIES.iter().enumerate() {
+                let n = (f.value)(sizes);
+                s.values[SERVICE_FAMILIES.len() + i] = i64::try_from(n).unwrap_or(i64::MAX);
+            }
+        }
+        s
+    }
+
+    /// The sample line of family `i`, if there is one: `NAME` + `labels`
+    /// (see `labels_of`) + the value + newline.
+    fn line(&self, i: usize, name: &str, labels: &str, out: &mut String) {
+        let n = self.values[i];
+        if n == ABSENT {
+            return;
+        }
+        out.reserve(name.len() + labels.len() + 32);
+        out.push_str(name);
+        out.push_str(labels);
+        push_int(out, n);
+        if i == TIME_FAMILY {
+            let digit = |d: u16| char::from(b'0' + (d % 10) as u8);
+            out.push('.');
+            out.push(digit(self.ms / 100));
+            out.push(digit(self.ms / 10));
+            out.push(digit(self.ms));
+        }
+        out.push('\n');
+    }
+}
+
+/// `n` in decimal.
+#[inline]
+fn push_int(out: &mut String, n: i64) {
+    if (0..10).contains(&n) {
+        out.push(char::from(b'0' + n as u8));
+    } else {
+        out.push_str(itoa::Buffer::new().format(n));
+    }
+}
+
+/// The families' names, kinds and help texts, in the order of `Samples`.
+fn families() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    SERVICE_FAMILIES
+        .iter()
+        .map(|f| (f.name, f.kind, f.help))
+        .chain(LOG_FAMILIES.iter().map(|f| (f.name, "gauge", f.help)))
+}
+
+/// The lines after the families: the number of directories and of those up.
+fn totals(out: &mut String, services: usize, up: usize) {
+    header(
+        out,
+        "daemontools_services",
+        "gauge",
+        "Supervised directories reported (services and their loggers).",
+    );
+    out.push_str("daemontools_services ");
+    push_int(out, i64::try_from(services).unwrap_or(i64::MAX));
+    out.push('\n');
+    header(
+        out,
+        "daemontools_services_up",
+        "gauge",
+        "Supervised directories reported whose ./run is up.",
+    );
+    out.push_str("daemontools_services_up ");
+    push_int(out, i64::try_from(up).unwrap_or(i64::MAX));
+    out.push('\n');
+}
+
+/// The exposition of one scrape, made in one pass (`svstat --prometheus`):
+/// directories are added one by one as they are read, each kept as its
+/// label and its `Samples` (so nothing of a `View` needs to be kept), and
+/// the text is made at the end, family by family, in pieces of bounded
+/// size. A name seen before (`svstat --prometheus x x`, or `x/log` given
+/// besides `x`) is left out, so no series appears twice.
+pub struct Exposition {
+    /// The `labels_of` of every row, one after another.
+    labels: String,
+    rows: Vec<Row>,
+    /// Hash of a row's labels -> the last row with that hash.
+    by_hash: FastMap<u64, u32>,
+    /// The hash of labels (`fx_hash`; the tests make every label collide).
+    hash: fn(&[u8]) -> u64,
+    up: usize,
+}
+
+fn fx_hash(bytes: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(bytes);
+    h.finish()
+}
+
+impl Default for Exposition {
+    fn default() -> Exposition {
+        Exposition::with_capacity(0)
+    }
+}
+
+struct Row {
+    /// End of its labels in `labels` (they start where the last row's end).
+    end: usize,
+    /// The row before it with the same hash, if any.
+    same_hash: Option<u32>,
+    samples: Samples,
+}
+
+/// How many bytes of text `Exposition::write` makes before it hands them on.
+pub const PIECE: usize = 64 * 1024;
+
+impl Exposition {
+    /// An exposition with room for `directories` rows.
+    pub fn with_capacity(directories: usize) -> Exposition {
+        Exposition {
+            labels: String::with_capacity(directories * 24),
+            rows: Vec::with_capacity(directories),
+            by_hash: FastMap::with_capacity_and_hasher(directories, Default::default()),
+            hash: fx_hash,
+            up: 0,
+        }
+    }
+
+    /// Adds a service, then its logger (with the sizes of its log
+    /// directory on the service's lines, as `Renderer` has them).
+    pub fn add_observed(&mut self, o: &Observed) {
+        self.add(&o.service, o.logdir.as_ref());
+        if let Some(log) = &o.log {
+            self.add(log, None);
+        }
+    }
+
+    /// Adds one supervised directory, unless its name was added before.
+    pub fn add(&mut self, view: &View, sizes: Option<&LogSizes>) {
+        let start = self.labels.len();
+        labels_of(&view.name, &mut self.labels);
+        let hash = (self.hash)(&self.labels.as_bytes()[start..]);
+        let index = u32::try_from(self.rows.len()).unwrap_or(u32::MAX);
+        let mut same_hash = None;
+        match self.by_hash.entry(hash) {
+            Entry::Vacant(e) => {
+                e.insert(index);
+            }
+            Entry::Occupied(mut e) => {
+                let mut at = Some(*e.get());
+                while let Some(r) = at {
+                    let r = r as usize;
+                    let begin = if r == 0 { 0 } else { self.rows[r - 1].end };
+                    if self.labels[begin..self.rows[r].end] == self.labels[start..] {
+                        // a name given before: reported once, the first time
+                        self.labels.truncate(start);
+                        return;
+                    }
+                    at = self.rows[r].same_hash;
+                }
+                same_hash = Some(*e.get());
+                e.insert(index);
+            }
+        }
+        self.up += usize::from(view.up());
+        self.rows.push(Row {
+            end: self.labels.len(),
+            same_hash,
+            samples: Samples::of(view, sizes),
+        });
+    }
+
+    /// The text, handed to `put` in pieces of about `PIECE` bytes (the
+    /// last one shorter); stops at `put`'s first error.
+    pub fn write<E>(&self, mut put: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+        let mut out = String::with_capacity(PIECE + 1024);
+        for (i, (name, kind, help)) in families().enumerate() {
+            header(&mut out, name, kind, help);
+            let mut begin = 0;
+            for row in &self.rows {
+                row.samples
+                    .line(i, name, &self.labels[begin..row.end], &mut out);
+                begin = row.end;
+                if out.len() >= PIECE {
+                    put(&out)?;
+                    out.clear();
+                }
+            }
+        }
+        totals(&mut out, self.rows.len(), self.up);
+        put(&out)
+    }
+
+    /// The whole text, appended to `out`.
+    pub fn text(&self, out: &mut String) {
+        let _ = self.write(|piece| {
+            out.push_str(piece);
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
+}
 
 /// The sample lines of one directory, family by family, with what they
 /// were made from.
@@ -240,20 +463,14 @@ struct Piece {
 
 impl Piece {
     fn build(view: &View, sizes: Option<&LogSizes>, round: u64, serial: u64) -> Piece {
-        let label = label_of(&view.name);
+        let mut labels = String::with_capacity(view.name.len() + 16);
+        labels_of(&view.name, &mut labels);
+        let samples = Samples::of(view, sizes);
         let mut text = String::with_capacity(900);
         let mut ends = [0; PARTS];
-        for (i, f) in SERVICE_FAMILIES.iter().enumerate() {
-            if let Some(n) = (f.value)(view) {
-                sample(&mut text, f.name, &label, n);
-            }
+        for (i, (name, _, _)) in families().enumerate() {
+            samples.line(i, name, &labels, &mut text);
             ends[i] = text.len();
-        }
-        for (i, f) in LOG_FAMILIES.iter().enumerate() {
-            if let Some(s) = sizes {
-                sample(&mut text, f.name, &label, Num::from((f.value)(s)));
-            }
-            ends[SERVICE_FAMILIES.len() + i] = text.len();
         }
         Piece {
             view: view.clone(),
@@ -275,7 +492,7 @@ impl Piece {
 /// say changes: a long-running exporter (svmetrics) formats only the
 /// services whose state changed since the last scrape. What is compared
 /// is everything the lines are made from (the whole `View` and the log
-/// sizes), so the output is the same as a fresh render's.
+/// sizes), so the output is the same as a fresh render's (`Exposition`).
 /// When the pieces of a render are the very pieces of the one before, in
 /// the same order (no service changed), its text is the last text again.
 #[derive(Default)]
@@ -283,8 +500,9 @@ pub struct Renderer {
     pieces: FastMap<Vec<u8>, Piece>,
     round: u64,
     serials: u64,
-    /// The serials of the last render's pieces, in order, and its text.
-    last: Vec<u64>,
+    /// The serials of the last render's pieces, in order (None before the
+    /// first render), and its text.
+    last: Option<Vec<u64>>,
     last_text: Rc<String>,
 }
 
@@ -334,39 +552,23 @@ impl Renderer {
             }
         }
         let pieces: Vec<&Piece> = order.iter().map(|n| &self.pieces[*n]).collect();
-        let same = pieces.len() == self.last.len()
-            && pieces.iter().zip(&self.last).all(|(p, s)| p.serial == *s);
+        let same = self.last.as_ref().is_some_and(|last| {
+            pieces.len() == last.len() && pieces.iter().zip(last).all(|(p, s)| p.serial == *s)
+        });
         if same {
             return Rc::clone(&self.last_text);
         }
-        self.last = pieces.iter().map(|p| p.serial).collect();
+        self.last = Some(pieces.iter().map(|p| p.serial).collect());
         let mut text = String::new();
         let out = &mut text;
         out.reserve(pieces.iter().map(|p| p.text.len()).sum::<usize>() + 4096);
-        let families = SERVICE_FAMILIES
-            .iter()
-            .map(|f| (f.name, f.kind, f.help))
-            .chain(LOG_FAMILIES.iter().map(|f| (f.name, "gauge", f.help)));
-        for (i, (name, kind, help)) in families.enumerate() {
+        for (i, (name, kind, help)) in families().enumerate() {
             header(out, name, kind, help);
             for p in &pieces {
                 out.push_str(p.part(i));
             }
         }
-        header(
-            out,
-            "daemontools_services",
-            "gauge",
-            "Supervised directories reported (services and their loggers).",
-        );
-        let _ = writeln!(out, "daemontools_services {}", pieces.len());
-        header(
-            out,
-            "daemontools_services_up",
-            "gauge",
-            "Supervised directories reported whose ./run is up.",
-        );
-        let _ = writeln!(out, "daemontools_services_up {up}");
+        totals(out, pieces.len(), up);
         drop(pieces);
         // forget the directories that are gone
         self.pieces.retain(|_, p| p.round == round);
@@ -375,9 +577,14 @@ impl Renderer {
     }
 }
 
-/// `Renderer::render` once.
+/// The exposition of `services`, made once (see `Exposition`), appended
+/// to `out`.
 pub fn render(services: &[Observed], out: &mut String) {
-    Renderer::new().render(services, out)
+    let mut e = Exposition::with_capacity(services.len() * 2);
+    for o in services {
+        e.add_observed(o);
+    }
+    e.text(out);
 }
 
 #[cfg(test)]
@@ -530,6 +737,291 @@ mod tests {
         });
         services.reverse();
         assert_eq!(again(&mut r, &services), fresh(&services));
+    }
+
+    /// Views with every kind of value: records with an exit code, a
+    /// signal and none, readiness pending, odd stamps (milliseconds with
+    /// leading zeros, before 1970, past 2^63), errors, no status at all.
+    fn assorted() -> Vec<Observed> {
+        let with_record = |name: &[u8], edit: &dyn Fn(&mut record::Record, &mut Status)| {
+            let mut v = view(name, 7);
+            let mut r = record::sample();
+            let st = v.status.as_mut().unwrap();
+            r.state = record::State::Up;
+            r.pid = st.pid;
+            edit(&mut r, st);
+            r.since = st.stamp;
+            v.record = Some(Rc::new(r));
+            v
+        };
+        let code = with_record(b"a \"q\" \\b", &|r, st| {
+            r.last_exit.as_mut().unwrap().ending = Ending::Code(-3);
+            r.starts = u64::MAX;
+            st.stamp = Tai64n::from_unix(-86_400, 5_000);
+        });
+        let pending = with_record(b"pend\xff\n", &|r, st| {
+            r.ready_sources.check = true;
+            r.want = Want::Once;
+            st.stamp = Tai64n {
+                secs: u64::MAX,
+                nano: 999_999_999,
+            };
+            st.paused = 1;
+        });
+        let signal = with_record(b"sig", &|r, st| {
+            r.state = record::State::Finishing;
+            st.stamp = Tai64n::from_unix(1_700_000_000, 70_000);
+        });
+        let mut dead = view(b"dead", 0);
+        dead.supervise_running = false;
+        dead.status = None;
+        dead.normally_up = None;
+        dead.error = Some("supervise not running".into());
+        let mut bad = view(b"bad/log", 3);
+        bad.error = Some("status.json not in step".into());
+        bad.status.as_mut().unwrap().want = b'?';
+        vec![
+            Observed {
+                service: code,
+                log: Some(bad),
+                logdir: Some(LogSizes {
+                    current_bytes: u64::MAX,
+                    rotated_files: 0,
+                    rotated_bytes: 12_345,
+                }),
+            },
+            Observed {
+                service: pending,
+                log: Some(dead),
+                logdir: None,
+            },
+            Observed {
+                service: signal,
+                log: None,
+                logdir: Some(LogSizes::default()),
+            },
+        ]
+    }
+
+    #[test]
+    fn exposition_exactly() {
+        let mut out = String::new();
+        render(&assorted()[..1], &mut out);
+        let want = r#"# HELP daemontools_service_up Whether ./run runs under a live supervise (1) or not (0).
+# TYPE daemontools_service_up gauge
+daemontools_service_up{service="a \"q\" \\b"} 1
+daemontools_service_up{service="bad/log"} 1
+# HELP daemontools_service_ready Whether the service is up and ready (up, for one without readiness source).
+# TYPE daemontools_service_ready gauge
+daemontools_service_ready{service="a \"q\" \\b"} 1
+daemontools_service_ready{service="bad/log"} 1
+# HELP daemontools_service_want_up Whether supervise wants the service up (0 for down and for once).
+# TYPE daemontools_service_want_up gauge
+daemontools_service_want_up{service="a \"q\" \\b"} 1
+# HELP daemontools_service_normally_up Whether the service directory has no down file.
+# TYPE daemontools_service_normally_up gauge
+daemontools_service_normally_up{service="a \"q\" \\b"} 1
+daemontools_service_normally_up{service="bad/log"} 1
+# HELP daemontools_service_paused Whether the service is paused (svc -p).
+# TYPE daemontools_service_paused gauge
+daemontools_service_paused{service="a \"q\" \\b"} 0
+daemontools_service_paused{service="bad/log"} 0
+# HELP daemontools_service_state_change_timestamp_seconds Unix time when ./run last started or ended.
+# TYPE daemontools_service_state_change_timestamp_seconds gauge
+daemontools_service_state_change_timestamp_seconds{service="a \"q\" \\b"} -86400.005
+daemontools_service_state_change_timestamp_seconds{service="bad/log"} 1700000000.123
+# HELP daemontools_service_starts_total Starts of ./run since supervise began.
+# TYPE daemontools_service_starts_total counter
+daemontools_service_starts_total{service="a \"q\" \\b"} 9223372036854775807
+# HELP daemontools_service_last_exit_code Exit code of the last ./run that exited (absent after a signal).
+# TYPE daemontools_service_last_exit_code gauge
+daemontools_service_last_exit_code{service="a \"q\" \\b"} -3
+# HELP daemontools_service_last_exit_signal Signal number that ended the last ./run, 0 if it exited.
+# TYPE daemontools_service_last_exit_signal gauge
+daemontools_service_last_exit_signal{service="a \"q\" \\b"} 0
+# HELP daemontools_supervise_running Whether a supervise runs on the directory (svok).
+# TYPE daemontools_supervise_running gauge
+daemontools_supervise_running{service="a \"q\" \\b"} 1
+daemontools_supervise_running{service="bad/log"} 1
+# HELP daemontools_service_status_readable Whether the status files of a live supervise were read without a problem.
+# TYPE daemontools_service_status_readable gauge
+daemontools_service_status_readable{service="a \"q\" \\b"} 1
+daemontools_service_status_readable{service="bad/log"} 0
+# HELP daemontools_log_current_bytes Size of the log directory's current file.
+# TYPE daemontools_log_current_bytes gauge
+daemontools_log_current_bytes{service="a \"q\" \\b"} 9223372036854775807
+# HELP daemontools_log_rotated_files Number of rotated files in the log directory.
+# TYPE daemontools_log_rotated_files gauge
+daemontools_log_rotated_files{service="a \"q\" \\b"} 0
+# HELP daemontools_log_rotated_bytes Total size of the rotated files in the log directory.
+# TYPE daemontools_log_rotated_bytes gauge
+daemontools_log_rotated_bytes{service="a \"q\" \\b"} 12345
+# HELP daemontools_services Supervised directories reported (services and their loggers).
+# TYPE daemontools_services gauge
+daemontools_services 2
+# HELP daemontools_services_up Supervised directories reported whose ./run is up.
+# TYPE daemontools_services_up gauge
+daemontools_services_up 2
+"#;
+        assert_eq!(out, want);
+        // the other values' forms
+        let mut out = String::new();
+        render(&assorted()[1..], &mut out);
+        for line in [
+            "daemontools_service_up{service=\"pend%FF%0A\"} 1\n",
+            "daemontools_service_ready{service=\"pend%FF%0A\"} 0\n",
+            "daemontools_service_want_up{service=\"pend%FF%0A\"} 0\n",
+            "daemontools_service_paused{service=\"pend%FF%0A\"} 1\n",
+            "daemontools_service_state_change_timestamp_seconds{service=\"pend%FF%0A\"} \
+             -4611686018427387915.999\n",
+            "daemontools_service_last_exit_signal{service=\"pend%FF%0A\"} 11\n",
+            "daemontools_supervise_running{service=\"dead\"} 0\n",
+            "daemontools_service_normally_up{service=\"sig\"} 1\n",
+            "daemontools_service_up{service=\"sig\"} 0\n",
+            "daemontools_service_state_change_timestamp_seconds{service=\"sig\"} 1700000000.070\n",
+            "daemontools_log_current_bytes{service=\"sig\"} 0\n",
+            "\ndaemontools_services 3\n",
+            "\ndaemontools_services_up 1\n",
+        ] {
+            assert!(out.contains(line), "{line:?} in\n{out}");
+        }
+        for absent in [
+            "{service=\"dead\"} 1",
+            "paused{service=\"dead\"}",
+            "code{service=\"pend",
+        ] {
+            assert!(!out.contains(absent), "{absent:?} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn the_time_family_is_the_timestamp() {
+        assert!(
+            SERVICE_FAMILIES[TIME_FAMILY]
+                .name
+                .ends_with("_timestamp_seconds")
+        );
+        let timed = SERVICE_FAMILIES
+            .iter()
+            .filter(|f| f.name.ends_with("_seconds"));
+        assert_eq!(timed.count(), 1);
+    }
+
+    /// Every name, dirs and loggers, twice over, in an exposition whose
+    /// labels all have one hash: each reported once, the first time.
+    #[test]
+    fn colliding_hashes_still_tell_names_apart() {
+        let mut services = assorted();
+        services.extend(assorted());
+        services.push(Observed {
+            service: view(b"bad/log", 1),
+            log: None,
+            logdir: None,
+        });
+        let mut plain = Exposition::default();
+        let mut colliding = Exposition {
+            hash: |_| 7,
+            ..Exposition::default()
+        };
+        for o in &services {
+            plain.add_observed(o);
+            colliding.add_observed(o);
+        }
+        assert_eq!(colliding.rows.len(), 5);
+        let (mut a, mut b) = (String::new(), String::new());
+        plain.text(&mut a);
+        colliding.text(&mut b);
+        assert_eq!(a, b);
+        let mut fresh = String::new();
+        render(&services[..3], &mut fresh);
+        assert_eq!(a, fresh);
+    }
+
+    #[test]
+    fn written_in_pieces_of_bounded_size() {
+        let services: Vec<Observed> = (0..3000)
+            .map(|i| Observed {
+                service: view(format!("service-{i}").as_bytes(), i),
+                log: None,
+                logdir: None,
+            })
+            .collect();
+        let mut e = Exposition::with_capacity(10);
+        services.iter().for_each(|o| e.add_observed(o));
+        let mut pieces = Vec::new();
+        e.write(|p| {
+            pieces.push(p.to_string());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert!(pieces.len() > 3);
+        let (last, full) = pieces.split_last().unwrap();
+        assert!(
+            full.iter()
+                .all(|p| (PIECE..PIECE + 1024).contains(&p.len()))
+        );
+        assert!(last.len() < PIECE + 1024);
+        let mut whole = String::new();
+        e.text(&mut whole);
+        assert_eq!(pieces.concat(), whole);
+        assert!(whole.ends_with("\ndaemontools_services 3000\n# HELP daemontools_services_up Supervised directories reported whose ./run is up.\n# TYPE daemontools_services_up gauge\ndaemontools_services_up 2999\n"));
+        // stops at the first error
+        let mut calls = 0;
+        assert_eq!(
+            e.write(|_| {
+                calls += 1;
+                Err(calls)
+            }),
+            Err(1)
+        );
+    }
+
+    #[test]
+    fn a_first_render_of_nothing_has_the_totals() {
+        let mut out = String::new();
+        Renderer::new().render(&[], &mut out);
+        let mut fresh = String::new();
+        render(&[], &mut fresh);
+        assert_eq!(out, fresh);
+        assert!(out.contains("\ndaemontools_services 0\n"), "{out}");
+    }
+
+    proptest! {
+        /// The cached renderer and the one-pass exposition give the same
+        /// text, scrape after scrape, whatever changes in between.
+        #[test]
+        fn renderer_and_exposition_agree(
+            rounds in proptest::collection::vec(
+                proptest::collection::vec((0usize..6, 0u32..3, any::<bool>(), 0usize..3), 0..8),
+                1..4,
+            ),
+        ) {
+            let kinds = assorted();
+            let mut r = Renderer::new();
+            for round in rounds {
+                let services: Vec<Observed> = round
+                    .iter()
+                    .map(|&(name, pid, log, kind)| {
+                        let mut o = kinds[kind].clone();
+                        o.service.name = format!("s{name}").into_bytes();
+                        if let Some(st) = o.service.status.as_mut() {
+                            st.pid += pid;
+                        }
+                        if !log {
+                            o.log = None;
+                        } else if let Some(l) = o.log.as_mut() {
+                            l.name = format!("s{name}/log").into_bytes();
+                        }
+                        o
+                    })
+                    .collect();
+                let mut cached = String::new();
+                r.render(&services, &mut cached);
+                let mut fresh = String::new();
+                render(&services, &mut fresh);
+                prop_assert_eq!(cached, fresh);
+            }
+        }
     }
 
     #[test]

@@ -90,13 +90,21 @@ pub fn unescape(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// The value of every hex digit (either case); 0xff for other bytes.
+const HEX: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        t[b"0123456789abcdef"[i] as usize] = i as u8;
+        t[b"0123456789ABCDEF"[i] as usize] = i as u8;
+        i += 1;
     }
+    t
+};
+
+fn hex_value(c: u8) -> Option<u8> {
+    let v = HEX[usize::from(c)];
+    (v < 16).then_some(v)
 }
 
 // ---- the record -----------------------------------------------------------
@@ -124,10 +132,10 @@ impl State {
         }
     }
 
-    pub fn from_name(s: &str) -> Option<State> {
+    pub fn from_name(s: &[u8]) -> Option<State> {
         [State::Up, State::Down, State::Finishing, State::Waiting]
             .into_iter()
-            .find(|st| st.name() == s)
+            .find(|st| st.name().as_bytes() == s)
     }
 }
 
@@ -140,10 +148,10 @@ pub fn want_name(w: Want) -> &'static str {
     }
 }
 
-fn want_from_name(s: &str) -> Option<Want> {
+fn want_from_name(s: &[u8]) -> Option<Want> {
     [Want::Up, Want::Down, Want::Once]
         .into_iter()
-        .find(|w| want_name(*w) == s)
+        .find(|w| want_name(*w).as_bytes() == s)
 }
 
 /// How a process ended.
@@ -223,13 +231,18 @@ impl Sources {
     }
 
     /// Adds the source called `name`; false for a name that is none.
-    pub fn add(&mut self, name: &str) -> bool {
-        match name {
-            Self::NOTIFICATION_FD => self.notification_fd = true,
-            Self::NOTIFY_SOCKET => self.notify_socket = true,
-            Self::CHECK => self.check = true,
-            _ => return false,
-        }
+    pub fn add(&mut self, name: impl AsRef<[u8]>) -> bool {
+        let name = name.as_ref();
+        let source = if name == Self::NOTIFICATION_FD.as_bytes() {
+            &mut self.notification_fd
+        } else if name == Self::NOTIFY_SOCKET.as_bytes() {
+            &mut self.notify_socket
+        } else if name == Self::CHECK.as_bytes() {
+            &mut self.check
+        } else {
+            return false;
+        };
+        *source = true;
         true
     }
 }
@@ -252,10 +265,10 @@ impl ReadyError {
         }
     }
 
-    pub fn from_name(s: &str) -> Option<ReadyError> {
+    pub fn from_name(s: &[u8]) -> Option<ReadyError> {
         [ReadyError::CheckTimeout, ReadyError::FdClosed]
             .into_iter()
-            .find(|e| e.name() == s)
+            .find(|e| e.name().as_bytes() == s)
     }
 
     /// For people: `check timed out`.
@@ -444,13 +457,28 @@ impl Record {
     /// Parses a record; the error names the first field that is missing or
     /// malformed. Fields this version does not know are ignored.
     pub fn parse(text: &[u8]) -> Result<Record, BadRecord> {
+        Record::parse_with(text, Vec::new())
+    }
+
+    /// `parse` into `self` (a reader of many records reuses one), its
+    /// `service` buffer kept; on an error `self` is left as a record of
+    /// no meaning.
+    pub fn parse_into(&mut self, text: &[u8]) -> Result<(), BadRecord> {
+        let buffer = std::mem::take(&mut self.service);
+        *self = Record::parse_with(text, buffer)?;
+        Ok(())
+    }
+
+    /// `parse`, `service` read into `buffer` (emptied first) where it can.
+    fn parse_with(text: &[u8], buffer: Vec<u8>) -> Result<Record, BadRecord> {
+        // what supervise wrote, in the writer's exact layout: read by hand
+        // (its strings checked for UTF-8 on the way)
+        if let Some(r) = fast::parse(text, buffer) {
+            return Ok(r);
+        }
         // JSON text is UTF-8: checked once here rather than string by
         // string (the same texts fail, all as `not JSON`)
         let text = std::str::from_utf8(text).map_err(|_| BadRecord("not JSON"))?;
-        // what supervise wrote, in the writer's exact layout: read by hand
-        if let Some(r) = fast::parse(text.as_bytes()) {
-            return Ok(r);
-        }
         let mut de = serde_json::Deserializer::from_str(text);
         let mut fields = Fields::default();
         let read = Read(Top(&mut fields))
@@ -684,13 +712,13 @@ impl Shape for Flag {
 }
 
 /// A string that is one of the names `from_name` knows.
-struct Name<T>(fn(&str) -> Option<T>);
+struct Name<T>(fn(&[u8]) -> Option<T>);
 
 impl<T> Shape for Name<T> {
     type T = T;
 
     fn string(self, s: &str) -> Slot<T> {
-        (self.0)(s).map_or(Slot::Bad, Slot::Good)
+        (self.0)(s.as_bytes()).map_or(Slot::Bad, Slot::Good)
     }
 }
 
@@ -1057,16 +1085,45 @@ pub struct BadRecord(pub &'static str);
 
 /// `@` and 24 hex digits.
 pub fn parse_label(s: &[u8]) -> Option<Tai64n> {
-    if s.len() != 25 || s[0] != b'@' {
+    let s: &[u8; 25] = s.try_into().ok()?;
+    if s[0] != b'@' {
         return None;
     }
-    let mut b = [0u8; 12];
-    for (i, out) in b.iter_mut().enumerate() {
-        let hi = hex_value(s[1 + 2 * i])?;
-        let lo = hex_value(s[2 + 2 * i])?;
-        *out = hi << 4 | lo;
+    let part = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&s[at..at + 8]);
+        hex8(b)
+    };
+    let secs = u64::from(part(1)?) << 32 | u64::from(part(9)?);
+    Some(Tai64n {
+        secs,
+        nano: part(17)?,
+    })
+}
+
+/// The number 8 hex digits (either case) write; None if a byte is not
+/// one. All 8 at once, a byte of a u64 each (bytes below 0x80, so no
+/// carry crosses from one to the next).
+fn hex8(b: [u8; 8]) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let x = u64::from_be_bytes(b);
+    if x & HIGH != 0 {
+        return None;
     }
-    Some(Tai64n::unpack(&b))
+    // bit 7 of each byte: the byte is in lo..=hi
+    let within = |lo: u8, hi: u8| {
+        (x + ONES * u64::from(0x80 - lo)) & !(x + ONES * u64::from(0x7f - hi)) & HIGH
+    };
+    let letters = within(b'a', b'f') | within(b'A', b'F');
+    if within(b'0', b'9') | letters != HIGH {
+        return None;
+    }
+    // a nibble per byte, then pairs, quads and all eight side by side
+    let v = (x & (ONES * 0x0f)) + (letters >> 7) * 9;
+    let v = (v | v >> 4) & 0x00ff_00ff_00ff_00ff;
+    let v = (v | v >> 8) & 0x0000_ffff_0000_ffff;
+    Some((v | v >> 16) as u32)
 }
 
 /// `SIGTERM` for 15 and so on; `SIG34` for a signal without a name.
@@ -1273,28 +1330,46 @@ pub fn read_record(path: &[u8]) -> Option<Result<Record, BadRecord>> {
 }
 
 /// Reads the record's text at `path` into `buf[..len]` and returns `len`;
-/// None when there is no file. `buf` is grown to `MAX_LEN + 1` bytes once
-/// (reuse it to read many records without allocating). Opened and read
-/// without blocking (a fifo gives `unreadable` or text that does not
-/// parse); `too large` past `MAX_LEN`, `unreadable` for read errors (a
-/// directory).
+/// None when there is no file. `buf` grows as needed, to `MAX_LEN + 1`
+/// bytes at most (reuse it to read many records without allocating).
+/// Opened and read without blocking (a fifo gives `unreadable` or text
+/// that does not parse); `too large` past `MAX_LEN`, `unreadable` for read
+/// errors (a directory).
 pub fn read_text(path: &[u8], buf: &mut Vec<u8>) -> Result<Option<usize>, BadRecord> {
+    use nix::errno::Errno;
+    /// A first read of one page: records are a few hundred bytes.
+    const FIRST: usize = 4096;
     let fd = match crate::fsio::open_read(path) {
         Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(_) => return Err(BadRecord("unreadable")),
+    };
+    if buf.len() < FIRST {
+        buf.resize(FIRST, 0);
+    }
+    // A regular file reads short only at its end: a read that does not
+    // fill its buffer has it all.
+    let mut len = match crate::fsio::read(&fd, &mut buf[..FIRST]) {
+        Ok(n) if n < FIRST => return Ok(Some(n)),
+        Ok(n) => n,
         Err(_) => return Err(BadRecord("unreadable")),
     };
     if buf.len() < MAX_LEN + 1 {
         buf.resize(MAX_LEN + 1, 0);
     }
-    // One read: a regular file reads short only at its end, so a read
-    // that does not fill MAX_LEN + 1 bytes has it all (a fifo or a device
-    // gives what it has, which then does not parse).
-    match crate::fsio::read(&fd, &mut buf[..=MAX_LEN]) {
-        Ok(n) if n > MAX_LEN => Err(BadRecord("too large")),
-        Ok(n) => Ok(Some(n)),
-        Err(_) => Err(BadRecord("unreadable")),
+    // the rest, to one byte past the limit (a fifo gives what it has,
+    // which then does not parse)
+    while len <= MAX_LEN {
+        match crate::fsio::read(&fd, &mut buf[len..=MAX_LEN]) {
+            Ok(0) | Err(Errno::EAGAIN) => break,
+            Ok(n) => len += n,
+            Err(_) => return Err(BadRecord("unreadable")),
+        }
     }
+    if len > MAX_LEN {
+        return Err(BadRecord("too large"));
+    }
+    Ok(Some(len))
 }
 
 /// Whole seconds from `from` to `to` (0 if `to` is earlier).
@@ -1397,17 +1472,17 @@ mod model {
         let ready_error = match o.get("ready_error") {
             None | Some(Value::Null) => None,
             Some(Value::String(e)) => {
-                Some(ReadyError::from_name(e).ok_or(BadRecord("ready_error"))?)
+                Some(ReadyError::from_name(e.as_bytes()).ok_or(BadRecord("ready_error"))?)
             }
             Some(_) => return Err(BadRecord("ready_error")),
         };
         Ok(Record {
             service: unescape(get_str(o, "service")?).ok_or(BadRecord("service"))?,
             supervise_pid: get_u32(o, "supervise_pid")?,
-            state: State::from_name(get_str(o, "state")?).ok_or(BadRecord("state"))?,
+            state: State::from_name(get_str(o, "state")?.as_bytes()).ok_or(BadRecord("state"))?,
             pid: get_u32(o, "pid")?,
             finish_pid: get_u32(o, "finish_pid")?,
-            want: want_from_name(get_str(o, "want")?).ok_or(BadRecord("want"))?,
+            want: want_from_name(get_str(o, "want")?.as_bytes()).ok_or(BadRecord("want"))?,
             paused: get_bool(o, "paused")?,
             normally_up: get_bool(o, "normally_up")?,
             since: get_time(o, "since")?,
@@ -1938,12 +2013,16 @@ mod tests {
                 text = damaged(text, d, &other);
             }
             prop_assert_eq!(Record::parse(&text), model::parse(&text), "text: {}", String::from_utf8_lossy(&text));
+            // into a record used before: the same
+            let mut slot = sample();
+            let into = slot.parse_into(&text).map(|()| slot);
+            prop_assert_eq!(into, Record::parse(&text));
         }
 
         #[test]
         fn the_fast_path_reads_every_written_record_as_the_model(r in any_record()) {
             let text = json(&r);
-            prop_assert_eq!(fast::parse(&text).map(Ok), Some(model::parse(&text)));
+            prop_assert_eq!(fast::parse_new(&text).map(Ok), Some(model::parse(&text)));
         }
 
         #[test]
@@ -1957,10 +2036,9 @@ mod tests {
             for d in &damage {
                 text = damaged(text, d, &other);
             }
-            // the fast path is given only UTF-8 (Record::parse checks it)
-            if std::str::from_utf8(&text).is_ok()
-                && let Some(fast) = fast::parse(&text)
-            {
+            // what it takes is UTF-8 (Record::parse checks no more)
+            if let Some(fast) = fast::parse_new(&text) {
+                prop_assert!(std::str::from_utf8(&text).is_ok(), "text: {}", String::from_utf8_lossy(&text));
                 prop_assert_eq!(Ok(fast), model::parse(&text), "text: {}", String::from_utf8_lossy(&text));
             }
         }
@@ -1970,7 +2048,7 @@ mod tests {
     fn the_fast_path_takes_the_writers_forms_and_nothing_else() {
         for r in [sample(), ready_sample()] {
             let good = String::from_utf8(json(&r)).unwrap();
-            assert_eq!(fast::parse(good.as_bytes()), Some(r.clone()));
+            assert_eq!(fast::parse_new(good.as_bytes()), Some(r.clone()));
             // valid records in another layout: left to serde_json, same result
             for other in [
                 good.replace(",\"", ", \""),
@@ -1980,7 +2058,7 @@ mod tests {
                 good.replacen("{", "{\"x\":1,", 1),
                 good.replace("\"want\"", "\"w\\u0061nt\""),
             ] {
-                assert_eq!(fast::parse(other.as_bytes()), None, "{other}");
+                assert_eq!(fast::parse_new(other.as_bytes()), None, "{other}");
                 assert_eq!(
                     Record::parse(other.as_bytes()),
                     model::parse(other.as_bytes()),
@@ -1992,7 +2070,49 @@ mod tests {
         let mut r = sample();
         r.service = b"a%\"\\\x7f\xff\n\xc3\xa9".to_vec();
         let text = json(&r);
-        assert_eq!(fast::parse(&text), Some(r));
+        assert_eq!(fast::parse_new(&text), Some(r.clone()));
+        // a string that is not UTF-8, before or after an escape, in a name
+        // or in the escaped bytes: left to serde_json, which refuses it
+        let escaped = String::from_utf8(text).unwrap();
+        let plain = String::from_utf8(json(&sample())).unwrap();
+        for (good, from, to) in [
+            (&escaped, "\u{e9}", &b"\xc3"[..]),
+            (&escaped, "a%25", b"\xff"),
+            (&escaped, "\u{e9}", b"\xe9"),
+            (&plain, "web/log", b"web\xfflog"),
+            (&plain, "\"waiting\"", b"\"w\xffiting\""),
+        ] {
+            let bad = good.replacen(from, "@", 1).into_bytes();
+            let at = bad.iter().position(|&c| c == b'@').unwrap();
+            let bad = [&bad[..at], to, &bad[at + 1..]].concat();
+            assert!(std::str::from_utf8(&bad).is_err());
+            assert_eq!(
+                fast::parse_new(&bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(&bad)
+            );
+            assert_eq!(Record::parse(&bad), Err(BadRecord("not JSON")));
+        }
+        // the same bytes escaped: read
+        r.service = b"\xff\"\xc3".to_vec();
+        assert_eq!(fast::parse_new(&json(&r)), Some(r.clone()));
+        // 20 digits: the largest counter read, one more left to serde_json
+        r.starts = u64::MAX;
+        let max = String::from_utf8(json(&r)).unwrap();
+        assert_eq!(fast::parse_new(max.as_bytes()), Some(r));
+        for over in [
+            "18446744073709551616",
+            "99999999999999999999",
+            "184467440737095516150",
+        ] {
+            let text = max.replace("18446744073709551615", over);
+            assert_eq!(fast::parse_new(text.as_bytes()), None, "{over}");
+            assert_eq!(
+                Record::parse(text.as_bytes()),
+                model::parse(text.as_bytes())
+            );
+        }
     }
 
     #[test]
@@ -2206,7 +2326,7 @@ mod tests {
         assert!(s.add("check") && s.add("notification-fd") && !s.add("nope"));
         assert_eq!(s.names(), vec!["notification-fd", "check"]);
         for e in [ReadyError::CheckTimeout, ReadyError::FdClosed] {
-            assert_eq!(ReadyError::from_name(e.name()), Some(e));
+            assert_eq!(ReadyError::from_name(e.name().as_bytes()), Some(e));
         }
     }
 
@@ -2216,8 +2336,102 @@ mod tests {
         assert_eq!(parse_label(&l.fmt()), Some(l));
         assert_eq!(parse_label(b"@400000003b9aca0a075bcbfg"), None);
         assert_eq!(parse_label(b"400000003b9aca0a075bcbf4"), None);
+        // every byte in every place: read as its hex digit, or refused
+        let good = *b"@0123456789abcdefABCDEF01";
+        for at in 1..25 {
+            for b in 0..=255u8 {
+                let mut s = good;
+                s[at] = b;
+                let got = parse_label(&s);
+                match (b as char).to_digit(16) {
+                    Some(d) => {
+                        let mut want = parse_label(&good).unwrap();
+                        let shift = 4 * (if at < 17 { 16 - at } else { 24 - at });
+                        let old = (good[at] as char).to_digit(16).unwrap();
+                        if at < 17 {
+                            want.secs =
+                                want.secs - (u64::from(old) << shift) + (u64::from(d) << shift);
+                        } else {
+                            want.nano = want.nano - (old << shift) + (d << shift);
+                        }
+                        assert_eq!(got, Some(want), "{at} {b}");
+                    }
+                    None => assert_eq!(got, None, "{at} {b}"),
+                }
+            }
+        }
         assert_eq!(seconds_between(t(10, 0), t(14, 0)), 4);
         assert_eq!(seconds_between(t(14, 0), t(10, 0)), 0);
+    }
+
+    proptest! {
+        /// `parse_label` as a pair of hex digits per byte of the packed
+        /// stamp: every digit in either case, any byte anywhere refused.
+        #[test]
+        fn labels_read_as_bytes_of_the_packed_stamp(
+            digits in proptest::collection::vec(
+                proptest::sample::select(b"0123456789abcdefABCDEF".to_vec()), 24),
+            bad in proptest::option::of((0usize..25, any::<u8>())),
+        ) {
+            let mut s = [&b"@"[..], &digits].concat();
+            if let Some((at, b)) = bad {
+                s[at] = b;
+            }
+            let model = (s[0] == b'@' && s[1..].iter().all(u8::is_ascii_hexdigit)).then(|| {
+                let mut b = [0u8; 12];
+                for (i, out) in b.iter_mut().enumerate() {
+                    let pair = std::str::from_utf8(&s[1 + 2 * i..3 + 2 * i]).unwrap();
+                    *out = u8::from_str_radix(pair, 16).unwrap();
+                }
+                Tai64n::unpack(&b)
+            });
+            prop_assert_eq!(parse_label(&s), model);
+            prop_assert_eq!(parse_label(&s[..24]), None);
+        }
+    }
+
+    #[test]
+    fn record_texts_read_whole_up_to_the_limit() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).as_os_str().as_bytes().to_vec();
+        let mut buf = Vec::new();
+        for len in [
+            0,
+            1,
+            534,
+            4095,
+            4096,
+            4097,
+            10_000,
+            MAX_LEN,
+            MAX_LEN + 1,
+            200_000,
+        ] {
+            let text: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            std::fs::write(dir.path().join("f"), &text).unwrap();
+            let got = read_text(&path("f"), &mut buf);
+            if len > MAX_LEN {
+                assert_eq!(got, Err(BadRecord("too large")), "{len}");
+            } else {
+                assert_eq!(got, Ok(Some(len)), "{len}");
+                assert_eq!(buf[..len], text[..], "{len}");
+            }
+            assert!(buf.len() <= MAX_LEN + 1);
+        }
+        assert_eq!(read_text(&path("none"), &mut buf), Ok(None));
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        assert_eq!(
+            read_text(&path("d"), &mut buf),
+            Err(BadRecord("unreadable"))
+        );
+        // a fifo without a writer: nothing, at once
+        nix::unistd::mkfifo(
+            path("p").as_slice(),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        assert_eq!(read_text(&path("p"), &mut buf), Ok(Some(0)));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::monitor::{self, View};
 use crate::msg::{self, EXIT_TEMP};
+use crate::prometheus::Exposition;
 use crate::record::{self, Ending, State};
 use crate::sys;
 use crate::tai64::Tai64n;
@@ -53,12 +54,23 @@ pub fn json(dirs: &[&[u8]]) -> i32 {
     code
 }
 
+/// Each directory is read and reduced to its samples at once (nothing of
+/// it kept but its label and values); the text is written family by
+/// family at the end, in pieces of `prometheus::PIECE` bytes.
 pub fn prometheus(dirs: &[&[u8]]) -> i32 {
     let mut reader = monitor::Reader::new();
-    let observed: Vec<_> = dirs.iter().map(|d| reader.observe(d, d.to_vec())).collect();
-    let mut out = String::new();
-    crate::prometheus::render(&observed, &mut out);
-    write_out(out.as_bytes());
+    let mut exposition = Exposition::with_capacity(dirs.len());
+    let mut name = Vec::new();
+    for dir in dirs {
+        name.extend_from_slice(dir);
+        let o = reader.observe(dir, name);
+        exposition.add_observed(&o);
+        name = reader.recycle(o);
+    }
+    let _ = exposition.write(|piece| {
+        write_out(piece.as_bytes());
+        Ok::<(), std::convert::Infallible>(())
+    });
     0
 }
 
