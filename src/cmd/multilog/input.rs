@@ -50,6 +50,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::stat::SFlag;
 use nix::unistd::Whence;
 
+use super::logdir::NEAR_FULL;
 use super::{ALRM, Outputs, TERM, VREAD, WINDOW, block_term_alrm};
 use crate::sys;
 
@@ -135,6 +136,12 @@ pub struct Input {
     slack: Option<u64>,
     /// Where consumed bytes are read to when they cannot be spliced away.
     scratch: Vec<u8>,
+    /// Whether the input can be consumed at any line of the read in
+    /// progress (see `room`).
+    exact: bool,
+    /// The output a read can make at most beyond its own bytes: a stamp
+    /// for each of them.
+    stamp_len: usize,
 }
 
 fn stdin() -> std::os::fd::BorrowedFd<'static> {
@@ -142,7 +149,7 @@ fn stdin() -> std::os::fd::BorrowedFd<'static> {
 }
 
 impl Input {
-    pub fn new() -> Input {
+    pub fn new(stamp_len: usize) -> Input {
         let mut wait_mask = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
         wait_mask.remove(Signal::SIGTERM);
         wait_mask.remove(Signal::SIGALRM);
@@ -165,6 +172,8 @@ impl Input {
             wait_mask,
             slack: nix::sys::prctl::get_timerslack().ok().map(|s| s as u64),
             scratch: Vec::new(),
+            exact: false,
+            stamp_len,
         }
     }
 
@@ -213,7 +222,10 @@ impl Input {
             }
             self.finishing = term;
             match self.fill(out) {
-                Fill::Data => return true,
+                Fill::Data => {
+                    self.exact = self.exact_here(out);
+                    return true;
+                }
                 Fill::Eof => {
                     self.eof = true;
                     return false;
@@ -248,18 +260,59 @@ impl Input {
     /// kill most often lands: consuming at every read before it keeps
     /// what a kill there doubles to about one read.) Lines no directory
     /// takes cannot be logged twice: they cost no consumption.
+    ///
+    /// Far from a rotation the prediction is not needed: `room` consumes
+    /// at the line that would take the kept input past the bound, so
+    /// each consumption covers close to `MAX_UNCONSUMED` bytes instead
+    /// of 3 to 4 KiB (fewer consumptions: each one wakes a writer that
+    /// waits on a full pipe, the main cost of piped input).
     #[inline(never)]
     fn crossed(&mut self, out: &mut Outputs, x: usize, line: Option<u64>) {
         out.flush_model();
         if !self.peeks() {
             return;
         }
+        // The mode of the read that starts here decides.
+        self.exact = self.exact_here(out);
         let kept = out.kept();
-        if kept + VREAD as u64 > MAX_UNCONSUMED || (kept > 0 && out.near_rotation()) {
+        if (!self.exact && kept + VREAD as u64 > MAX_UNCONSUMED)
+            || (kept > 0 && out.near_rotation())
+        {
             out.write_committed();
             let safe = safe_at(self.off(x), line);
             self.commit(out, safe);
         }
+    }
+
+    /// Whether, in the read that starts now, the input may be consumed
+    /// at any line: an extra flush of the directories' buffers there (a
+    /// read boundary the reference could have had from a pipe) must not
+    /// change where a rotation falls, so no directory may come within
+    /// `NEAR_FULL` of its rotation during this read, whose output is at
+    /// most its 1024 bytes plus a stamp for each.
+    fn exact_here(&self, out: &Outputs) -> bool {
+        let most = (VREAD * (1 + self.stamp_len)) as u64;
+        self.peeks() && !out.near_rotation_within(NEAR_FULL + most)
+    }
+
+    /// Before `n` input bytes go to the selected directories: if that
+    /// would take the input kept since the last consumption past
+    /// `MAX_UNCONSUMED`, the lines before go to disk and the input is
+    /// consumed up to `safe` (where the bytes begin, or the start of
+    /// their line) first. Only in an `exact` read; in the others the
+    /// prediction in `crossed` keeps the bound.
+    #[inline]
+    pub fn room(&mut self, out: &mut Outputs, n: usize, safe: u64) {
+        if self.exact && out.would_exceed(n) {
+            self.cut(out, safe);
+        }
+    }
+
+    #[inline(never)]
+    fn cut(&mut self, out: &mut Outputs, safe: u64) {
+        out.flush_model();
+        out.write_committed();
+        self.commit(out, safe);
     }
 
     /// Consumes the input up to `target`, where every line delivered to

@@ -47,7 +47,7 @@ pub const OUTBUF: usize = 512;
 const WRITE_HIGH: usize = 64 * 1024;
 
 /// See `near_rotation`.
-const NEAR_FULL: u64 = 4096;
+pub const NEAR_FULL: u64 = 4096;
 
 /// While rotations follow each other, the directory is synced at most
 /// this often (see `sync_dir`).
@@ -286,7 +286,12 @@ impl<'a> LogDir<'a> {
     /// Whether `current` may fill up within the next `NEAR_FULL` bytes
     /// (it is closed after a line that brings it to size - 2000 or more).
     pub fn near_rotation(&self) -> bool {
-        self.bytes + NEAR_FULL >= self.size - 2000
+        self.near_rotation_within(NEAR_FULL)
+    }
+
+    /// Whether `current` may fill up within the next `margin` bytes.
+    pub fn near_rotation_within(&self, margin: u64) -> bool {
+        self.bytes + margin >= self.size.saturating_sub(2000)
     }
 
     /// The model size of `current` (SIGALRM rotates only when it is > 0).

@@ -257,6 +257,22 @@ impl Outputs<'_> {
         self.dirs.iter().any(|d| d.near_rotation())
     }
 
+    /// Whether a directory may rotate within the next `margin` bytes of
+    /// output.
+    fn near_rotation_within(&self, margin: u64) -> bool {
+        self.dirs.iter().any(|d| d.near_rotation_within(margin))
+    }
+
+    /// Whether putting `n` more input bytes into the selected directories
+    /// would take one of them past `MAX_UNCONSUMED` since the input was
+    /// last consumed.
+    #[inline]
+    fn would_exceed(&self, n: usize) -> bool {
+        self.dirs
+            .iter()
+            .any(|d| d.selected && d.kept + n as u64 > input::MAX_UNCONSUMED)
+    }
+
     /// Whether a directory has renames or links not yet synced.
     fn dir_sync_pending(&self) -> bool {
         self.dirs.iter().any(|d| d.dir_sync_pending())
@@ -406,8 +422,8 @@ pub fn main(args: &[&[u8]]) -> i32 {
         dirs,
         copies,
     };
-    let mut input = Input::new();
     let mut heads = Heads::new(&script.stamps);
+    let mut input = Input::new(heads.len());
     run(&mut heads, &mut input, &mut out);
     out.quit();
     input.finish();
@@ -511,6 +527,8 @@ fn lines<const T: bool>(heads: &mut Heads, input: &mut Input, out: &mut Outputs)
                 window[..stamp_len].copy_from_slice(&stamp[..stamp_len]);
                 input.open_line = Some(input.off(start));
                 let (len, full, eof) = gather(input, out, &mut window, stamp_len);
+                out.select(&window[..len]);
+                input.room(out, len, input.open_line.expect("set above"));
                 deliver(out, &window[..len]);
                 finish_line(input, out, full, eof);
                 input.open_line = None;
@@ -527,6 +545,8 @@ fn lines<const T: bool>(heads: &mut Heads, input: &mut Input, out: &mut Outputs)
             // The common case: a whole line, then its newline.
             let line = &input.buf[start - stamp_len..input.pos];
             out.select(&line[..line.len() - 1]);
+            input.room(out, line.len() - stamp_len, input.off(start));
+            let line = &input.buf[start - stamp_len..input.pos];
             for d in &mut out.dirs {
                 if d.selected {
                     d.put_line(line);
@@ -536,6 +556,8 @@ fn lines<const T: bool>(heads: &mut Heads, input: &mut Input, out: &mut Outputs)
             out.copies.put_line(line);
             continue;
         }
+        out.select(&input.buf[start - stamp_len..input.pos]);
+        input.room(out, input.pos - start + stamp_len, input.off(start));
         deliver(out, &input.buf[start - stamp_len..input.pos]);
         input.open_line = Some(input.off(start));
         eof |= finish_line(input, out, full, eof);
@@ -575,11 +597,10 @@ fn gather(
     }
 }
 
-/// Runs the script over the window and puts it into the selected
-/// directories.
+/// Puts the window into the directories selected for it (the script
+/// has run over it: `Outputs::select`).
 #[inline]
 fn deliver(out: &mut Outputs, window: &[u8]) {
-    out.select(window);
     for d in out.dirs.iter_mut().filter(|d| d.selected) {
         d.put(window);
         d.kept += window.len() as u64;
@@ -601,6 +622,9 @@ fn finish_line(input: &mut Input, out: &mut Outputs, full: bool, mut eof: bool) 
                 Some(i) => (i, i + 1),
                 None => (avail.len(), avail.len()),
             };
+            let here = input.off(input.pos);
+            input.room(out, take, here);
+            let avail = &input.buf[input.pos..input.vend];
             for d in out.dirs.iter_mut().filter(|d| d.selected) {
                 d.put_bytes(&avail[..take]);
                 d.kept += take as u64;
