@@ -362,10 +362,21 @@ enum Source {
 /// anywhere in a line (as a stdio writer makes them), until `stop` is set
 /// (then it completes the line in progress) or a write fails. Returns how
 /// much it wrote.
-fn feed(mut w: fs::File, data: Vec<u8>, stop: Arc<AtomicBool>) -> usize {
+///
+/// With `bursts`, it pauses for 5 ms after every that many bytes: a
+/// multilog far from a rotation takes megabytes in milliseconds, and
+/// random kill moments must still find input in the pipe.
+fn feed(mut w: fs::File, data: Vec<u8>, stop: Arc<AtomicBool>, bursts: Option<usize>) -> usize {
     let mut sizes = Rng(42);
     let mut at = 0;
+    let mut burst = 0;
     while at < data.len() {
+        if let Some(b) = bursts
+            && burst >= b
+        {
+            std::thread::sleep(Duration::from_millis(5));
+            burst = 0;
+        }
         let n = match sizes.below(10) {
             0 => 1 + sizes.below(100) as usize,
             1 => 20_000,
@@ -381,9 +392,23 @@ fn feed(mut w: fs::File, data: Vec<u8>, stop: Arc<AtomicBool>) -> usize {
         if w.write_all(&data[at..end]).is_err() {
             break;
         }
+        burst += end - at;
         at = end;
     }
     at
+}
+
+/// The log directories of a scenario.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Small files (a rotation every few KiB) and a processor.
+    Rotating,
+    /// The same plus a compressed directory.
+    Gzip,
+    /// One directory of 1 MB files: multilog is mostly far from a
+    /// rotation, where it consumes at the line that would take the kept
+    /// input past the bound instead of at 1 KiB boundaries.
+    Far,
 }
 
 /// The scenario of issue 10: `kills` multilogs on the same input, each
@@ -391,7 +416,10 @@ fn feed(mut w: fs::File, data: Vec<u8>, stop: Arc<AtomicBool>) -> usize {
 /// then one that runs to the end of the input. Checks that no line is
 /// lost, no line under 1000 bytes is torn, and every kill makes the next
 /// multilog log at most `MAX_DOUBLED` bytes of input again.
-fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, gzip: bool) {
+fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, layout: Layout) {
+    let gzip = layout == Layout::Gzip;
+    let processor = layout != Layout::Far;
+    let bursts = (layout == Layout::Far).then_some(1 << 20);
     let d = fast_tempdir();
     let mut rng = Rng(seed);
     let mut input = Input::new(&mut rng, total);
@@ -403,7 +431,10 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, gzi
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
             let (data, stop) = (input.data.clone(), stop.clone());
             let w = fs::File::from(w);
-            (r, Some(std::thread::spawn(move || feed(w, data, stop))))
+            (
+                r,
+                Some(std::thread::spawn(move || feed(w, data, stop, bursts))),
+            )
         }
         Source::Socket => {
             let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -411,7 +442,7 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, gzi
             let w = fs::File::from(std::os::fd::OwnedFd::from(b));
             (
                 a.into(),
-                Some(std::thread::spawn(move || feed(w, data, stop))),
+                Some(std::thread::spawn(move || feed(w, data, stop, bursts))),
             )
         }
         Source::File => {
@@ -420,14 +451,25 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, gzi
             (fs::File::open(&path).unwrap().into(), None)
         }
     };
-    let mut args = vec!["t", "s4096", "n100000", "./plain"];
-    let mut dirs = vec![d.path().join("plain")];
+    let (mut args, mut dirs) = if processor {
+        (
+            vec!["t", "s4096", "n100000", "./plain"],
+            vec![d.path().join("plain")],
+        )
+    } else {
+        (
+            vec!["t", "s1000000", "n100", "./far"],
+            vec![d.path().join("far")],
+        )
+    };
     if gzip {
         args.extend(["s65536", "g9", "./gz", "g0"]);
         dirs.push(d.path().join("gz"));
     }
-    args.extend(["s16384", "!sleep 0.005; exec cat", "./proc"]);
-    dirs.push(d.path().join("proc"));
+    if processor {
+        args.extend(["s16384", "!sleep 0.005; exec cat", "./proc"]);
+        dirs.push(d.path().join("proc"));
+    }
     let n = dirs.len();
     let mut before = vec![Pieces::default(); n];
     let mut frontier = vec![0usize; n];
@@ -440,7 +482,7 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, gzi
             c.stdin(Stdio::from(fd)).stderr(Stdio::null());
         });
         let pid = p.pid();
-        if k % 3 == 0 {
+        if processor && k % 3 == 0 {
             // Inside a processor run (and so inside a rotation).
             let end = Instant::now() + support::LONG;
             while children(pid).is_empty() && Instant::now() < end {
@@ -453,6 +495,8 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, gzi
             while !tmp.exists() && Instant::now() < end {
                 std::thread::sleep(Duration::from_micros(200));
             }
+        } else if layout == Layout::Far {
+            std::thread::sleep(Duration::from_micros(rng.below(8_000)));
         } else {
             std::thread::sleep(Duration::from_millis(rng.below(60)));
         }
@@ -557,7 +601,7 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, gzi
         assert!(!names.iter().any(|n| n == "gzip.tmp"), "{names:?}");
     }
     assert!(
-        in_processor >= kills / 3 - 1,
+        !processor || in_processor >= kills / 3 - 1,
         "kills inside the processor: {in_processor}"
     );
     for j in 0..n {
@@ -589,12 +633,18 @@ fn kills_lose_nothing(source: Source, total: usize, kills: usize, seed: u64, gzi
 
 #[test]
 fn sigkill_with_a_backlog_in_a_pipe_loses_no_line() {
-    kills_lose_nothing(Source::Pipe, 4_000_000, 30, 0xdead_beef_0076, false);
+    kills_lose_nothing(
+        Source::Pipe,
+        4_000_000,
+        30,
+        0xdead_beef_0076,
+        Layout::Rotating,
+    );
 }
 
 #[test]
 fn sigkill_during_compression_loses_no_line() {
-    kills_lose_nothing(Source::Pipe, 4_000_000, 30, 0x6219_0016, true);
+    kills_lose_nothing(Source::Pipe, 4_000_000, 30, 0x6219_0016, Layout::Gzip);
 }
 
 /// Many more kills, at other points (the long tier:
@@ -602,15 +652,31 @@ fn sigkill_during_compression_loses_no_line() {
 #[test]
 #[ignore = "long tier: a minute or more"]
 fn sigkill_many_times_with_a_backlog_in_a_pipe_loses_no_line() {
-    kills_lose_nothing(Source::Pipe, 40_000_000, 400, 0x0076_beef_dead, false);
+    kills_lose_nothing(
+        Source::Pipe,
+        40_000_000,
+        400,
+        0x0076_beef_dead,
+        Layout::Rotating,
+    );
 }
 
 #[test]
 fn sigkill_with_a_backlog_in_a_socket_loses_no_line() {
-    kills_lose_nothing(Source::Socket, 2_000_000, 12, 0x50c_0076, false);
+    kills_lose_nothing(Source::Socket, 2_000_000, 12, 0x50c_0076, Layout::Rotating);
 }
 
 #[test]
 fn sigkill_reading_a_file_loses_no_line() {
-    kills_lose_nothing(Source::File, 2_000_000, 12, 0xf11e_0076, false);
+    kills_lose_nothing(Source::File, 2_000_000, 12, 0xf11e_0076, Layout::Rotating);
+}
+
+#[test]
+fn sigkill_far_from_a_rotation_loses_no_line() {
+    kills_lose_nothing(Source::Pipe, 16_000_000, 30, 0xfa7_0076, Layout::Far);
+}
+
+#[test]
+fn sigkill_reading_a_file_far_from_a_rotation_loses_no_line() {
+    kills_lose_nothing(Source::File, 16_000_000, 12, 0xfa7_f11e, Layout::Far);
 }
