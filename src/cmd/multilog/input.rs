@@ -142,6 +142,10 @@ pub struct Input {
     /// The output a read can make at most beyond its own bytes: a stamp
     /// for each of them.
     stamp_len: usize,
+    /// A whole line that ends at or before this index of `buf` cannot
+    /// take the kept input past the bound: the line loop asks `room` only
+    /// about lines that end after it (`usize::MAX` outside exact reads).
+    pub check_at: usize,
 }
 
 fn stdin() -> std::os::fd::BorrowedFd<'static> {
@@ -174,6 +178,7 @@ impl Input {
             scratch: Vec::new(),
             exact: false,
             stamp_len,
+            check_at: usize::MAX,
         }
     }
 
@@ -224,6 +229,9 @@ impl Input {
             match self.fill(out) {
                 Fill::Data => {
                     self.exact = self.exact_here(out);
+                    // Nothing kept yet but, at most, the window of a line
+                    // gathered across the end of the last block.
+                    self.aim(BLOCK, WINDOW as u64);
                     return true;
                 }
                 Fill::Eof => {
@@ -282,6 +290,36 @@ impl Input {
             let safe = safe_at(self.off(x), line);
             self.commit(out, safe);
         }
+        // Bytes of the line in progress before `x` are not in `kept` yet.
+        let from = match line {
+            Some(l) if l >= self.base => BLOCK + (l - self.base) as usize,
+            Some(_) => BLOCK,
+            None => x,
+        };
+        let kept = out.kept();
+        self.aim(from.min(x), kept);
+    }
+
+    /// Sets `check_at` for `kept` input bytes kept at index `i`: every
+    /// byte from there on could be kept too.
+    #[inline]
+    fn aim(&mut self, i: usize, kept: u64) {
+        self.check_at = if self.exact {
+            i + MAX_UNCONSUMED.saturating_sub(kept) as usize
+        } else {
+            usize::MAX
+        };
+    }
+
+    /// `room` for a whole line of `n` input bytes that began at index
+    /// `start` and ends after `check_at`; then the next such index.
+    #[cold]
+    #[inline(never)]
+    pub fn room_for_line(&mut self, out: &mut Outputs, n: usize, start: usize) {
+        let safe = self.off(start);
+        self.room(out, n, safe);
+        let kept = out.kept() + n as u64;
+        self.aim(self.pos, kept);
     }
 
     /// Whether, in the read that starts now, the input may be consumed

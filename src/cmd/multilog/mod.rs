@@ -545,7 +545,9 @@ fn lines<const T: bool>(heads: &mut Heads, input: &mut Input, out: &mut Outputs)
             // The common case: a whole line, then its newline.
             let line = &input.buf[start - stamp_len..input.pos];
             out.select(&line[..line.len() - 1]);
-            input.room(out, line.len() - stamp_len, input.off(start));
+            if input.pos > input.check_at {
+                input.room_for_line(out, line.len() - stamp_len, start);
+            }
             let line = &input.buf[start - stamp_len..input.pos];
             for d in &mut out.dirs {
                 if d.selected {
