@@ -13,7 +13,7 @@
 //! held only in memory is still in the pipe for the next multilog. Lines
 //! written but not yet consumed are logged again by the next multilog;
 //! consumption follows the writes closely enough that this is at most
-//! `MAX_UNCONSUMED` bytes of input (see `crossed`). That costs a consumption
+//! `MAX_UNCONSUMED` bytes of input (see `crossed` and `room`). That costs a consumption
 //! per 4 KiB of logged input, and when the writer is faster than multilog
 //! (the pipe is full), each one wakes the writer.
 //!
