@@ -344,12 +344,6 @@ fn fx_hash(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-impl Default for Exposition {
-    fn default() -> Exposition {
-        Exposition::with_capacity(0)
-    }
-}
-
 struct Row {
     /// End of its labels in `labels` (they start where the last row's end).
     end: usize,
@@ -439,6 +433,7 @@ impl Exposition {
     }
 
     /// The whole text, appended to `out`.
+    #[cfg(test)]
     pub fn text(&self, out: &mut String) {
         let _ = self.write(|piece| {
             out.push_str(piece);
@@ -578,7 +573,8 @@ impl Renderer {
 }
 
 /// The exposition of `services`, made once (see `Exposition`), appended
-/// to `out`.
+/// to `out` (the tests' fresh render).
+#[cfg(test)]
 pub fn render(services: &[Observed], out: &mut String) {
     let mut e = Exposition::with_capacity(services.len() * 2);
     for o in services {
@@ -918,10 +914,10 @@ daemontools_services_up 2
             log: None,
             logdir: None,
         });
-        let mut plain = Exposition::default();
+        let mut plain = Exposition::with_capacity(0);
         let mut colliding = Exposition {
             hash: |_| 7,
-            ..Exposition::default()
+            ..Exposition::with_capacity(0)
         };
         for o in &services {
             plain.add_observed(o);
