@@ -52,7 +52,7 @@ def count(logdir, n, stamped):
     torn = 0
     for name in os.listdir(logdir):
         p = os.path.join(logdir, name)
-        if name in ("lock", "state", "newstate") or not os.path.isfile(p):
+        if name in ("lock", "state", "newstate", "pending") or not os.path.isfile(p):
             continue
         with open(p, "rb") as f:
             data = f.read()

@@ -626,6 +626,63 @@ pub fn socket_type(fd: BorrowedFd) -> Option<libc::c_int> {
     (r == 0).then_some(ty)
 }
 
+/// The first words of a file, mapped shared into memory (multilog's
+/// `pending` record, see src/cmd/multilog/pending.rs). A store into a word
+/// is in the file's page cache at once: it outlives a SIGKILL of the
+/// process, and costs no system call.
+pub struct SharedWords {
+    ptr: std::ptr::NonNull<std::sync::atomic::AtomicU64>,
+    len: usize,
+}
+
+impl SharedWords {
+    /// Maps the first `len` words of the file open for reading and writing
+    /// on `fd`. The caller makes sure that the file is at least that long
+    /// and keeps it so (a store beyond its end raises SIGBUS), and that
+    /// its file system stores into a mapped page without allocating (no
+    /// copy-on-write file system: a full one would raise SIGBUS too).
+    pub fn map(fd: BorrowedFd, len: usize) -> Result<SharedWords, Errno> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a new shared mapping at an address the kernel chooses
+        // (null hint): it overlaps no Rust object.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len * 8,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        let ptr = std::ptr::NonNull::new(p.cast()).ok_or(Errno::EINVAL)?;
+        Ok(SharedWords { ptr, len })
+    }
+
+    /// The words. Another process (the multilog after this one) may read
+    /// them at any time: hence atomics.
+    pub fn words(&self) -> &[std::sync::atomic::AtomicU64] {
+        // SAFETY: the mapping is page-aligned, `len` words long, readable
+        // and writable, and lives until `drop` (which needs `&mut self`);
+        // AtomicU64 has the size and alignment of u64 and allows shared
+        // mutation.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for SharedWords {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `map`; no slice from
+        // `words` outlives `self`.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len * 8);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -680,3 +680,96 @@ fn sigkill_far_from_a_rotation_loses_no_line() {
 fn sigkill_reading_a_file_far_from_a_rotation_loses_no_line() {
     kills_lose_nothing(Source::File, 16_000_000, 12, 0xfa7_f11e, Layout::Far);
 }
+
+// ---- the `pending` record (doc/multilog.8.md, "SIGKILL") ----
+
+/// What a multilog killed on `pipe` would have left in `pending`: the
+/// input logged up to `logged`, consumed up to 0, the bytes it saw at the
+/// head and after the logged bytes (the file's layout: magic, boot id,
+/// device and inode of the pipe, then two slots of a sequence number and a
+/// record: logged, from, to, and three strings of a length byte and 16
+/// bytes: after, at from, at to).
+fn pending_file(pipe: &std::os::fd::OwnedFd, logged: u64, head: &[u8], after: &[u8]) -> Vec<u8> {
+    let st = nix::sys::stat::fstat(pipe).unwrap();
+    let mut f = b"dtrsPND3".to_vec();
+    let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let hex: Vec<u8> = boot.bytes().filter(u8::is_ascii_hexdigit).collect();
+    for pair in hex.chunks(2) {
+        f.push(u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap());
+    }
+    f.extend(st.st_dev.to_le_bytes());
+    f.extend(st.st_ino.to_le_bytes());
+    let mut slot = 1u64.to_le_bytes().to_vec();
+    for word in [logged, 0, 0] {
+        slot.extend(word.to_le_bytes());
+    }
+    for s in [after, head, head] {
+        let s = &s[..s.len().min(16)];
+        slot.push(s.len() as u8);
+        slot.extend(s);
+        slot.extend(std::iter::repeat_n(0, 16 - s.len()));
+    }
+    slot.resize(88, 0);
+    f.extend(&slot);
+    f.extend([0; 88]);
+    f
+}
+
+/// multilog `./main` reading `input` from a pipe, with `pending` in
+/// ./main first (made from the pipe by `record`); returns `current` and
+/// the pipe's size afterwards.
+fn log_with_record(
+    input: &[u8],
+    record: impl FnOnce(&std::os::fd::OwnedFd) -> Vec<u8>,
+) -> (String, i32) {
+    let d = fast_tempdir();
+    fs::create_dir(d.path().join("main")).unwrap();
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    fs::write(d.path().join("main/pending"), record(&r)).unwrap();
+    fs::File::from(w).write_all(input).unwrap(); // and closed: EOF after it
+    let keep = r.try_clone().unwrap();
+    let mut p = support::spawn(support::bin("multilog"), &["./main"], d.path(), |c| {
+        c.stdin(Stdio::from(r));
+    });
+    let st = p.wait_timeout(support::LONG).expect("multilog ends at EOF");
+    assert!(st.success(), "{st:?}");
+    let size = nix::fcntl::fcntl(&keep, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap();
+    let current = fs::read_to_string(d.path().join("main/current")).unwrap();
+    (current, size)
+}
+
+const THREE: &[u8] = b"line one\nline two\nline three\n";
+
+#[test]
+fn a_killed_multilogs_record_skips_the_lines_it_logged() {
+    let (current, size) = log_with_record(THREE, |r| {
+        pending_file(r, 18, b"line one\nline two", b"line three\n")
+    });
+    assert_eq!(current, "line three\n");
+    // The pipe was given room for two blocks of 128 KiB.
+    assert!(size >= 256 * 1024, "pipe size {size}");
+}
+
+#[test]
+fn a_record_that_does_not_fit_the_pipe_skips_nothing() {
+    // Other bytes at the head: another reader took input since.
+    let (current, _) = log_with_record(THREE, |r| {
+        pending_file(r, 18, b"line zero\nline o", b"line three\n")
+    });
+    assert_eq!(current, "line one\nline two\nline three\n");
+    // Other bytes after the logged ones.
+    let (current, _) = log_with_record(THREE, |r| {
+        pending_file(r, 18, b"line one\nline two", b"line four\n")
+    });
+    assert_eq!(current, "line one\nline two\nline three\n");
+    // Another pipe (its inode is not this one's).
+    let (current, _) = log_with_record(THREE, |r| {
+        let mut f = pending_file(r, 18, b"line one\nline two", b"line three\n");
+        f[32] ^= 1;
+        f
+    });
+    assert_eq!(current, "line one\nline two\nline three\n");
+    // More logged than the pipe holds.
+    let (current, _) = log_with_record(THREE, |r| pending_file(r, 40, b"line one\nline two", b""));
+    assert_eq!(current, "line one\nline two\nline three\n");
+}

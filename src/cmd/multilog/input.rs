@@ -1,4 +1,4 @@
-//! multilog's standard input: blocks of up to 64 KiB, handed to the line
+//! multilog's standard input: blocks of up to 128 KiB, handed to the line
 //! loop as the reference's sequence of 1024-byte reads, and consumed only
 //! once the lines they hold are in the log files.
 //!
@@ -10,12 +10,20 @@
 //! directory (write(2) into `current`); only then are they consumed
 //! (splice(2) into /dev/null, a read into a scratch buffer, or lseek(2)).
 //! So a SIGKILL at any moment loses no complete line: whatever multilog
-//! held only in memory is still in the pipe for the next multilog. Lines
-//! written but not yet consumed are logged again by the next multilog;
-//! consumption follows the writes closely enough that this is at most
-//! `MAX_UNCONSUMED` bytes of input (see `crossed` and `room`). That costs a consumption
-//! per 4 KiB of logged input, and when the writer is faster than multilog
-//! (the pipe is full), each one wakes the writer.
+//! held only in memory is still in the pipe for the next multilog.
+//!
+//! Lines written but not yet consumed would be logged again by the next
+//! multilog. The writes come at most `MAX_UNCONSUMED` bytes of logged
+//! input apart (see `crossed` and `room`), and after each one the input is
+//! either consumed up to there (a socket, a file) or, from a pipe, the
+//! point is recorded in the `pending` file (see `pending`), and the input
+//! consumed at the end of the block, in steps of at most `MAX_UNCONSUMED`
+//! bytes recorded before they are made. The next multilog on that pipe
+//! consumes what the record says is logged. So a kill makes the next
+//! multilog log again at most the input of the write or of the step it
+//! interrupted. (Consuming after every write, as without `pending`, costs
+//! a splice(2) per 4 KiB of logged input, and when the writer is faster
+//! than multilog, each one wakes the writer that waits on the full pipe.)
 //!
 //! Two exceptions, neither worse than daemontools 0.76 (which loses up to
 //! 1 KiB and a partial line, and splits lines of 2000 bytes or more across
@@ -51,6 +59,7 @@ use nix::sys::stat::SFlag;
 use nix::unistd::Whence;
 
 use super::logdir::NEAR_FULL;
+use super::pending::{Bytes, Pending, Record};
 use super::{ALRM, Outputs, TERM, VREAD, WINDOW, block_term_alrm};
 use crate::sys;
 
@@ -59,7 +68,7 @@ use crate::sys;
 /// already-seen bytes that tee(2) or MSG_PEEK hand out again.
 pub const BLOCK: usize = 2048;
 /// The largest block.
-const READ_SIZE: usize = 64 * 1024;
+const READ_SIZE: usize = 128 * 1024;
 /// The input that log directories took (lines to log) since it was last
 /// consumed stays at or below this many bytes: a SIGKILL makes the next
 /// multilog log at most that much again.
@@ -74,7 +83,7 @@ const FINE_WAITS: Duration = Duration::from_millis(1);
 /// long (not in the short waits for a writer that is busy).
 const IDLE_AFTER: Duration = Duration::from_millis(10);
 /// The private pipe's size: room for a whole block plus a partial line.
-const TAP_SIZE: i32 = 128 * 1024;
+const TAP_SIZE: i32 = 256 * 1024;
 
 /// How the input is looked at and consumed.
 enum Kind {
@@ -139,6 +148,18 @@ pub struct Input {
     /// Whether the input can be consumed at any line of the read in
     /// progress (see `room`).
     exact: bool,
+    /// For a pipe: the `pending` file, where the logged input is recorded
+    /// after each write, so that it can be consumed once per block.
+    /// Without it, input is consumed after each write.
+    pending: Option<Pending>,
+    /// The last record put in `pending`.
+    record: Record,
+    /// The first bytes at every `MAX_UNCONSUMED` bytes of the input from
+    /// `grid_base` (where it was consumed to when the block came), as
+    /// they came (the line loop writes `t` stamps into `buf`): where a
+    /// record's consumption in flight may have left the pipe's head.
+    grid: Vec<Bytes>,
+    grid_base: u64,
     /// The output a read can make at most beyond its own bytes: a stamp
     /// for each of them.
     stamp_len: usize,
@@ -153,12 +174,23 @@ fn stdin() -> std::os::fd::BorrowedFd<'static> {
 }
 
 impl Input {
-    pub fn new(stamp_len: usize) -> Input {
+    /// Standard input; `dir` is the first log directory (for a pipe, it
+    /// holds the `pending` file).
+    pub fn new(stamp_len: usize, dir: Option<&OwnedFd>) -> Input {
         let mut wait_mask = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
         wait_mask.remove(Signal::SIGTERM);
         wait_mask.remove(Signal::SIGALRM);
         let (kind, base) = kind_of_stdin();
-        Input {
+        let splices = matches!(kind, Kind::Pipe { sink: Some(_), .. });
+        let pending = dir.filter(|_| splices).and_then(Pending::open);
+        let (pending, left) = match pending {
+            Some((p, left)) => (Some(p), left),
+            None => (None, None),
+        };
+        if pending.is_some() {
+            grow_pipe();
+        }
+        let mut input = Input {
             buf: vec![0; BLOCK + READ_SIZE],
             pos: BLOCK,
             vend: BLOCK,
@@ -177,8 +209,89 @@ impl Input {
             slack: nix::sys::prctl::get_timerslack().ok().map(|s| s as u64),
             scratch: Vec::new(),
             exact: false,
+            pending,
+            record: Record::at(base),
+            grid: Vec::new(),
+            grid_base: base,
             stamp_len,
             check_at: usize::MAX,
+        };
+        if let Some(r) = left {
+            input.recover(r);
+        }
+        input
+    }
+
+    /// A predecessor killed on this pipe left record `r`: consumes the
+    /// bytes at the pipe's head that it had logged, and continues its
+    /// stream offsets.
+    fn recover(&mut self, r: Record) {
+        let Kind::Pipe { tap_r, tap_w, .. } = &self.kind else {
+            return;
+        };
+        let most = r.logged.saturating_sub(r.from) as usize + Bytes::MAX;
+        let mut peek = vec![0; most];
+        let mut got = 0;
+        if most > 0
+            && let Ok(t) = nix::fcntl::tee(stdin(), tap_w, most, SpliceFFlags::SPLICE_F_NONBLOCK)
+        {
+            while got < t {
+                match nix::unistd::read(tap_r, &mut peek[got..t]) {
+                    Ok(k) if k > 0 => got += k,
+                    Err(Errno::EINTR) => {}
+                    _ => {
+                        // The private pipe fails (as in `fill_pipe`).
+                        self.eof = true;
+                        return;
+                    }
+                }
+            }
+        }
+        let peek = &peek[..got.min(most)];
+        let Some((head, skip)) = r.fit(peek) else {
+            // The record does not describe this pipe's head: skip
+            // nothing, and start a record that skips nothing.
+            self.publish(Record::at(0));
+            return;
+        };
+        self.base = head;
+        self.consumed = head;
+        self.grid_base = head;
+        grid_of(peek, &mut self.grid);
+        self.record = Record::at(head);
+        self.record.logged = head + skip as u64;
+        self.record.after = r.after;
+        let logged = self.record.logged;
+        self.consume_to(logged);
+        self.base = self.consumed;
+    }
+
+    /// The first bytes at stream offset `o`, if it is a point where the
+    /// input may be consumed to (see `grid`).
+    fn head_bytes(&self, o: u64) -> Bytes {
+        let Some(d) = o.checked_sub(self.grid_base) else {
+            return Bytes::default();
+        };
+        if d % MAX_UNCONSUMED != 0 {
+            return Bytes::default();
+        }
+        self.grid
+            .get((d / MAX_UNCONSUMED) as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Puts `r` into the `pending` file. If that fails (a full disk on a
+    /// copy-on-write file system), the file is emptied (see
+    /// `Pending::publish`) and multilog goes back to consuming after each
+    /// write (see `commit`).
+    #[inline]
+    fn publish(&mut self, r: Record) {
+        self.record = r;
+        if let Some(p) = &mut self.pending
+            && p.publish(&r).is_err()
+        {
+            self.pending = None;
         }
     }
 
@@ -217,6 +330,10 @@ impl Input {
             out.before_read();
             let seen = self.seen_end();
             self.commit(out, safe_at(seen, self.open_line));
+            if self.pending.is_some() {
+                let logged = self.record.logged;
+                self.consume_to(logged);
+            }
             if self.eof {
                 return false; // the input could not be consumed
             }
@@ -353,26 +470,77 @@ impl Input {
         self.commit(out, safe);
     }
 
-    /// Consumes the input up to `target`, where every line delivered to
-    /// the directories ends (and is written).
+    /// Every line delivered to the directories ends at or before `target`
+    /// and is written: records that in `pending` (the input is consumed at
+    /// the end of the block), or without it consumes the input up to
+    /// `target`.
     fn commit(&mut self, out: &mut Outputs, target: u64) {
+        if self.pending.is_some() {
+            self.logged_to(target);
+            if self.pending.is_some() {
+                out.consumed();
+                return;
+            }
+            // The record could not be written: consumed after every
+            // write from now on, starting here.
+        }
         self.consume_to(target);
         if self.consumed >= target {
             out.consumed();
         }
     }
 
+    /// Records that the input is logged up to `target`, with the (up to
+    /// 16) bytes seen after it. (Those are as they came: a `t` stamp is
+    /// written into `buf` in front of a line, over the end of the line
+    /// before, but not yet in front of any line after `target`.)
+    #[inline(never)]
+    fn logged_to(&mut self, target: u64) {
+        if target <= self.record.logged {
+            return;
+        }
+        let mut r = self.record;
+        r.logged = target;
+        // `buf[BLOCK]` is at stream offset `base`, the bytes from
+        // `consumed` on are in `buf` up to `end`. (`target` can lie before
+        // `consumed`: the start of a line whose beginning was taken in
+        // while it waited for its end. Then nothing is pending.)
+        let at = (BLOCK as u64 + target.max(self.consumed) - self.base) as usize;
+        r.after = Bytes::of(&self.buf[at..self.end]);
+        r.from = self.consumed;
+        r.to = self.consumed;
+        r.at_from = self.head_bytes(self.consumed);
+        r.at_to = r.at_from;
+        self.publish(r);
+    }
+
     /// At exit, once every line is on disk: consumes all that was seen.
     pub fn finish(&mut self) {
         let seen = self.seen_end();
+        if self.pending.is_some() && seen > self.consumed {
+            self.logged_to(seen);
+        }
         self.consume_to(seen);
     }
 
     /// Consumes the input up to stream offset `target`. A failure ends
-    /// the input (multilog cannot go on without repeating lines).
+    /// the input (multilog cannot go on without repeating lines). With
+    /// `pending`, in splices of at most `MAX_UNCONSUMED` bytes, each
+    /// recorded before it is made: a kill during one makes the next
+    /// multilog take it as made if the pipe's head fits (doubling at most
+    /// that splice).
     fn consume_to(&mut self, target: u64) {
         while self.consumed < target {
-            let n = (target - self.consumed) as usize;
+            let mut n = (target - self.consumed) as usize;
+            if self.pending.is_some() {
+                n = n.min(MAX_UNCONSUMED as usize);
+                let mut r = self.record;
+                r.from = self.consumed;
+                r.to = self.consumed + n as u64;
+                r.at_from = self.head_bytes(r.from);
+                r.at_to = self.head_bytes(r.to);
+                self.publish(r);
+            }
             let r = match &self.kind {
                 Kind::Stream => Ok(n),
                 Kind::File => {
@@ -398,9 +566,17 @@ impl Input {
                 Err(Errno::EINTR) => {}
                 _ => {
                     self.eof = true;
-                    return;
+                    break;
                 }
             }
+        }
+        if self.pending.is_some() && self.record.from != self.consumed {
+            let mut r = self.record;
+            r.from = self.consumed;
+            r.to = self.consumed;
+            r.at_from = self.head_bytes(r.from);
+            r.at_to = r.at_from;
+            self.publish(r);
         }
     }
 
@@ -467,6 +643,10 @@ impl Input {
                 Err(Errno::EINTR) => {}
                 _ => return Fill::Eof,
             }
+        }
+        if self.pending.is_some() {
+            self.grid_base = self.consumed;
+            grid_of(&self.buf[at..at + t], &mut self.grid);
         }
         if t <= skip {
             return self.wait_partial(out);
@@ -612,6 +792,12 @@ impl Input {
     }
 }
 
+/// The first bytes at every `MAX_UNCONSUMED` bytes of `input`, into `grid`.
+fn grid_of(input: &[u8], grid: &mut Vec<Bytes>) {
+    grid.clear();
+    grid.extend(input.chunks(MAX_UNCONSUMED as usize).map(Bytes::of));
+}
+
 /// Where the input can be consumed up to at stream offset `x`, with the
 /// line that began at `line` (if any) in progress: all of it if that line
 /// is long (its first `WINDOW` bytes have been delivered and it may be
@@ -649,6 +835,22 @@ fn readable(hup: PollFlags) -> bool {
             }
         }
         _ => false,
+    }
+}
+
+/// Gives the input pipe room for two blocks, if it has less (and the
+/// kernel allows): the writer fills one while multilog logs the other and
+/// then consumes it whole. (A pipe of one block would have the writer wait
+/// while multilog works, and multilog wait for the writer after each
+/// consumption.) The pipe's size is the pipe's, not the descriptor's: it
+/// changes nothing else for the processes that share it, except that the
+/// writer can be further ahead of multilog.
+fn grow_pipe() {
+    let want = 2 * READ_SIZE as i32;
+    if let Ok(now) = nix::fcntl::fcntl(stdin(), FcntlArg::F_GETPIPE_SZ)
+        && now < want
+    {
+        let _ = nix::fcntl::fcntl(stdin(), FcntlArg::F_SETPIPE_SZ(want));
     }
 }
 

@@ -153,6 +153,11 @@ fn disk_full(e: Errno) -> bool {
 impl<'a> LogDir<'a> {
     /// Sets up directory `name` (relative to `startdir`): mkdir, lock, and
     /// either the clean start or the crash recovery. Errors are fatal.
+    /// The directory, open.
+    pub fn dirfd(&self) -> &OwnedFd {
+        &self.dirfd
+    }
+
     pub fn open(
         startdir: &OwnedFd,
         name: &'a [u8],

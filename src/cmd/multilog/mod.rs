@@ -24,6 +24,7 @@ mod copy;
 mod input;
 mod logdir;
 pub mod pattern;
+pub mod pending;
 pub mod retain;
 pub mod script;
 pub mod stamp;
@@ -423,7 +424,8 @@ pub fn main(args: &[&[u8]]) -> i32 {
         copies,
     };
     let mut heads = Heads::new(&script.stamps);
-    let mut input = Input::new(heads.len());
+    let first_dir = out.dirs.first().map(LogDir::dirfd);
+    let mut input = Input::new(heads.len(), first_dir);
     run(&mut heads, &mut input, &mut out);
     out.quit();
     input.finish();
