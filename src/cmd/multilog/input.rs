@@ -160,6 +160,9 @@ pub struct Input {
     /// record's consumption in flight may have left the pipe's head.
     grid: Vec<Bytes>,
     grid_base: u64,
+    /// Logged input in the pipe beyond this is consumed at once, not at
+    /// the end of the block (see `grow_pipe`).
+    lag: u64,
     /// The output a read can make at most beyond its own bytes: a stamp
     /// for each of them.
     stamp_len: usize,
@@ -187,9 +190,7 @@ impl Input {
             Some((p, left)) => (Some(p), left),
             None => (None, None),
         };
-        if pending.is_some() {
-            grow_pipe();
-        }
+        let lag = if pending.is_some() { grow_pipe() } else { 0 };
         let mut input = Input {
             buf: vec![0; BLOCK + READ_SIZE],
             pos: BLOCK,
@@ -213,6 +214,7 @@ impl Input {
             record: Record::at(base),
             grid: Vec::new(),
             grid_base: base,
+            lag,
             stamp_len,
             check_at: usize::MAX,
         };
@@ -379,7 +381,8 @@ impl Input {
     /// the directories' buffers are flushed (as 0.76 flushes them before
     /// each read). Then, if the input taken by the directories since the
     /// last consumption could exceed `MAX_UNCONSUMED` at the next such
-    /// point (a read adds at most `VREAD`), or if a directory is about to
+    /// point (a read adds at most `VREAD`, and the part of a short line in
+    /// progress that came before it), or if a directory is about to
     /// rotate, the log data goes to disk and the input is consumed up to
     /// the start of the line in progress. (A rotation's fsync is where a
     /// kill most often lands: consuming at every read before it keeps
@@ -400,11 +403,14 @@ impl Input {
         // The mode of the read that starts here decides.
         self.exact = self.exact_here(out);
         let kept = out.kept();
-        if (!self.exact && kept + VREAD as u64 > MAX_UNCONSUMED)
+        // The next read can add its bytes and those of a line in progress
+        // that came before `x` (not delivered yet unless it is long).
+        let safe = safe_at(self.off(x), line);
+        let ahead = self.off(x) - safe;
+        if (!self.exact && kept + ahead + VREAD as u64 > MAX_UNCONSUMED)
             || (kept > 0 && out.near_rotation())
         {
             out.write_committed();
-            let safe = safe_at(self.off(x), line);
             self.commit(out, safe);
         }
         // Bytes of the line in progress before `x` are not in `kept` yet.
@@ -479,6 +485,9 @@ impl Input {
             self.logged_to(target);
             if self.pending.is_some() {
                 out.consumed();
+                if self.record.logged.saturating_sub(self.consumed) >= self.lag {
+                    self.consume_logged();
+                }
                 return;
             }
             // The record could not be written: consumed after every
@@ -487,6 +496,22 @@ impl Input {
         self.consume_to(target);
         if self.consumed >= target {
             out.consumed();
+        }
+    }
+
+    /// Within a block: consumes what is logged, and takes the first bytes
+    /// at the points where it may be consumed next from `buf`, where they
+    /// are still as they came (stamps are only written in front of lines
+    /// before the point logged to).
+    #[cold]
+    fn consume_logged(&mut self) {
+        let logged = self.record.logged;
+        self.consume_to(logged);
+        if self.consumed == logged {
+            // As in `logged_to`: `consumed` lies in `buf`.
+            let at = (BLOCK as u64 + self.consumed - self.base) as usize;
+            self.grid_base = self.consumed;
+            grid_of(&self.buf[at..self.end], &mut self.grid);
         }
     }
 
@@ -845,13 +870,19 @@ fn readable(hup: PollFlags) -> bool {
 /// consumption.) The pipe's size is the pipe's, not the descriptor's: it
 /// changes nothing else for the processes that share it, except that the
 /// writer can be further ahead of multilog.
-fn grow_pipe() {
+///
+/// Returns how much logged input may wait in the pipe before it is
+/// consumed within a block: half the pipe's size, so that a pipe that
+/// could not be grown (an unprivileged multilog, when the pipe's owner is
+/// over its pipe-user-pages-soft limit) still has room for the writer
+/// while multilog works.
+fn grow_pipe() -> u64 {
     let want = 2 * READ_SIZE as i32;
-    if let Ok(now) = nix::fcntl::fcntl(stdin(), FcntlArg::F_GETPIPE_SZ)
-        && now < want
-    {
-        let _ = nix::fcntl::fcntl(stdin(), FcntlArg::F_SETPIPE_SZ(want));
+    let mut size = nix::fcntl::fcntl(stdin(), FcntlArg::F_GETPIPE_SZ).unwrap_or(0);
+    if size < want && nix::fcntl::fcntl(stdin(), FcntlArg::F_SETPIPE_SZ(want)).is_ok() {
+        size = nix::fcntl::fcntl(stdin(), FcntlArg::F_GETPIPE_SZ).unwrap_or(size);
     }
+    (size.max(8192) / 2) as u64
 }
 
 /// What fd 0 is, and its starting stream offset.

@@ -626,8 +626,9 @@ fn finish_line(input: &mut Input, out: &mut Outputs, full: bool, mut eof: bool) 
                 Some(i) => (i, i + 1),
                 None => (avail.len(), avail.len()),
             };
+            // With the newline, if it is there (added after the loop).
             let here = input.off(input.pos);
-            input.room(out, take, here);
+            input.room(out, skip, here);
             let avail = &input.buf[input.pos..input.vend];
             for d in out.dirs.iter_mut().filter(|d| d.selected) {
                 d.put_bytes(&avail[..take]);
