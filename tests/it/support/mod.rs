@@ -217,14 +217,23 @@ pub fn run(prog: impl AsRef<OsStr>, args: &[&str], cwd: &Path) -> Output {
         .expect("run")
 }
 
-/// Writes an executable script.
+/// Writes an executable script. A child writes it: a descriptor open for
+/// writing on it in this process would be copied into every program that
+/// another test thread starts meanwhile, and until that one has exec'd, an
+/// exec of the script fails with ETXTBSY (supervise would then count a
+/// failed start and try again a second later).
 pub fn script(path: &Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).unwrap();
     }
-    std::fs::write(path, body).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = Command::new("/bin/sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sh");
+    std::io::Write::write_all(&mut c.stdin.take().expect("piped"), body.as_bytes()).unwrap();
+    assert!(c.wait().unwrap().success(), "writing {}", path.display());
 }
 
 /// Whether a process exists (and is not a zombie).
