@@ -234,9 +234,7 @@ impl Input {
         let most = r.logged.saturating_sub(r.from) as usize + Bytes::MAX;
         let mut peek = vec![0; most];
         let mut got = 0;
-        if most > 0
-            && let Ok(t) = nix::fcntl::tee(stdin(), tap_w, most, SpliceFFlags::SPLICE_F_NONBLOCK)
-        {
+        if let Ok(t) = nix::fcntl::tee(stdin(), tap_w, most, SpliceFFlags::SPLICE_F_NONBLOCK) {
             while got < t {
                 match nix::unistd::read(tap_r, &mut peek[got..t]) {
                     Ok(k) if k > 0 => got += k,

@@ -151,13 +151,13 @@ fn disk_full(e: Errno) -> bool {
 }
 
 impl<'a> LogDir<'a> {
-    /// Sets up directory `name` (relative to `startdir`): mkdir, lock, and
-    /// either the clean start or the crash recovery. Errors are fatal.
     /// The directory, open.
     pub fn dirfd(&self) -> &OwnedFd {
         &self.dirfd
     }
 
+    /// Sets up directory `name` (relative to `startdir`): mkdir, lock, and
+    /// either the clean start or the crash recovery. Errors are fatal.
     pub fn open(
         startdir: &OwnedFd,
         name: &'a [u8],

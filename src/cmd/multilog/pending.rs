@@ -445,6 +445,35 @@ mod tests {
         assert_eq!(parse(&file(&h, (0, &old), (0, &new)), &h), None);
     }
 
+    /// Published records read back from the file as the next multilog
+    /// reads it, whether the file is mapped or written to.
+    #[test]
+    fn records_read_back_from_the_file_either_way() {
+        for mapped in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let fd = nix::fcntl::open(dir.path(), OFlag::O_RDONLY, Mode::empty()).unwrap();
+            let (mut p, left) = Pending::open(&fd).unwrap();
+            assert_eq!(left, None, "a new file holds no record");
+            assert_eq!(matches!(p.store, Store::Mapped(_)), maps_in_place(&p.fd));
+            if !mapped {
+                p.store = Store::Written;
+            }
+            let mut r = rec(5000, 4096, 8192, b"after");
+            r.at_from = Bytes::of(b"from");
+            r.at_to = Bytes::of(b"to");
+            for logged in [100, 200, 5000] {
+                r.logged = logged;
+                p.publish(&r).unwrap();
+            }
+            let file = std::fs::read(dir.path().join(NAME)).unwrap();
+            assert_eq!(parse(&file, &header().unwrap()), Some((3, r)), "{mapped}");
+            drop(p);
+            // the next multilog on the same input finds it
+            let (p, left) = Pending::open(&fd).unwrap();
+            assert_eq!((p.seq, left), (3, Some(r)));
+        }
+    }
+
     #[test]
     fn implausible_records_are_refused() {
         assert!(rec(110, 100, 100, b"").plausible());
