@@ -13,17 +13,20 @@
 //! blocking on fifos, so a broken tree costs no more than a good one.
 
 use std::collections::HashMap;
+use std::ffi::CStr;
 use std::ffi::OsStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::rc::Rc;
 
 use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
 
 use crate::fsio;
 use crate::msg::errstr;
-use crate::record::{self, BadRecord, Record, State};
-use crate::status::{Status, Want};
+use crate::record::{self, BadRecord, Record, State, Summary, summary};
+use crate::status::{self, Status, Want};
 use crate::svctl;
 use crate::tai64::{self, Tai64n};
 
@@ -39,8 +42,9 @@ pub struct View {
     pub normally_up: Option<bool>,
     /// The 18-byte record, read only from a live supervise.
     pub status: Option<Status>,
-    /// The lifecycle record, only when it is in step with `status`.
-    pub record: Option<Rc<Record>>,
+    /// What is reported of the lifecycle record, only when it is in step
+    /// with `status`.
+    pub record: Option<Summary>,
     /// What went wrong, in svstat's words (`supervise not running`,
     /// `unable to read supervise/status: bad format`, `bad status.json
     /// (state)`, ...).
@@ -54,6 +58,23 @@ pub struct Observed {
     pub service: View,
     pub log: Option<View>,
     pub logdir: Option<LogSizes>,
+}
+
+impl Observed {
+    /// Nothing read yet (to be filled by `Reader::observe_into`).
+    pub fn new() -> Observed {
+        Observed {
+            service: View::unread(Vec::new()),
+            log: None,
+            logdir: None,
+        }
+    }
+}
+
+impl Default for Observed {
+    fn default() -> Observed {
+        Observed::new()
+    }
 }
 
 /// The files of a multilog directory.
@@ -124,7 +145,7 @@ impl View {
 
     /// Whether the service is ready: see `ready`.
     pub fn ready(&self) -> Option<bool> {
-        ready(self.state(), self.record.as_deref())
+        ready(self.state(), self.record.as_ref())
     }
 }
 
@@ -133,9 +154,9 @@ impl View {
 /// that is up is ready when its run has no readiness source (its record
 /// lists none, or its supervise keeps no record), else once supervise has
 /// recorded that every source said so (the record's `ready`).
-pub fn ready(state: Option<State>, record: Option<&Record>) -> Option<bool> {
+pub fn ready(state: Option<State>, record: Option<&Summary>) -> Option<bool> {
     match state? {
-        State::Up => Some(record.is_none_or(|r| r.ready_sources.is_empty() || r.ready.is_some())),
+        State::Up => Some(record.is_none_or(|r| !r.has_sources || r.ready)),
         State::Down | State::Finishing | State::Waiting => Some(false),
     }
 }
@@ -172,6 +193,10 @@ impl std::hash::Hasher for FxHasher {
         self.add(n as u64);
     }
 
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
     fn finish(&self) -> u64 {
         self.0
     }
@@ -180,10 +205,13 @@ impl std::hash::Hasher for FxHasher {
 /// A HashMap with `FxHasher`.
 pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// Reads service directories, reusing its buffers; with a cache (a
-/// long-running reader, svmetrics) a record whose text has not changed
-/// since the last read is not parsed again. The text itself is read every
-/// time and compared byte for byte, so nothing stale is ever reported.
+/// Reads service directories, reusing its buffers. A directory's record
+/// is taken from `supervise/summary` when that is in step with `status`,
+/// else read from `status.json` (see `record::summary`). With a cache (a
+/// long-running reader, svmetrics) a `status.json` whose text has not
+/// changed since the last read is not parsed again: the text itself is
+/// read every time and compared byte for byte, so nothing stale is ever
+/// reported.
 pub struct Reader {
     dirs: svctl::StateDirs,
     /// Scratch path.
@@ -194,8 +222,8 @@ pub struct Reader {
     text: Vec<u8>,
     /// Scratch path of a logger.
     log_dir: Vec<u8>,
-    /// A record given back by `recycle`, to parse the next one into.
-    spare: Option<Rc<Record>>,
+    /// The state directory's path when the directory was opened.
+    fallback: Vec<u8>,
     cache: Option<FastMap<Vec<u8>, Cached>>,
     /// Bumped by `end_round`; entries not used in a round are dropped.
     round: u64,
@@ -203,9 +231,39 @@ pub struct Reader {
 
 struct Cached {
     text: Vec<u8>,
-    record: Rc<Record>,
+    record: Record,
     round: u64,
 }
+
+/// Where the state files of the directory being read are opened from.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    /// Under the directory's descriptor, as `supervise/NAME` (the state
+    /// directory is `supervise`: no `SUPERVISEDIR`).
+    Dir(BorrowedFd<'a>),
+    /// `STATE/NAME`, STATE the state directory's path.
+    State(&'a [u8]),
+}
+
+/// A state file: its path under the service directory when the state
+/// directory is `supervise`, and its name in the state directory.
+struct StateFile {
+    under: &'static CStr,
+    name: &'static str,
+}
+
+const OK: StateFile = StateFile {
+    under: c"supervise/ok",
+    name: "ok",
+};
+const STATUS: StateFile = StateFile {
+    under: c"supervise/status",
+    name: "status",
+};
+const SUMMARY: StateFile = StateFile {
+    under: c"supervise/summary",
+    name: summary::NAME,
+};
 
 impl Reader {
     /// A reader for one pass (svstat).
@@ -216,7 +274,7 @@ impl Reader {
             state: Vec::with_capacity(256),
             text: Vec::new(),
             log_dir: Vec::with_capacity(256),
-            spare: None,
+            fallback: Vec::new(),
             cache: None,
             round: 0,
         }
@@ -251,119 +309,182 @@ impl Reader {
         &self.path
     }
 
+    /// The directory opened for the `*at` calls (no system call per path
+    /// built), when its state directory is `supervise` under it; None
+    /// otherwise, and when it cannot be opened (then it is read by path,
+    /// which says why).
+    fn open_dir(&self, dir: &[u8]) -> Option<OwnedFd> {
+        if !self.dirs.is_default() {
+            return None;
+        }
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        nix::fcntl::open(dir, flags, Mode::empty()).ok()
+    }
+
     /// Reads a service directory, its logger and its log directory.
     /// `name` is what the service is called; its logger is `NAME/log`.
     pub fn observe(&mut self, dir: &[u8], name: Vec<u8>) -> Observed {
-        let service = self.view(dir, name);
+        let mut o = Observed {
+            service: View::unread(name),
+            log: None,
+            logdir: None,
+        };
+        self.observe_in(dir, &mut o);
+        o
+    }
+
+    /// `observe` into `o`, which is made over (its name kept): a reader of
+    /// many directories reuses one `Observed` and its buffers.
+    pub fn observe_into(&mut self, dir: &[u8], name: &[u8], o: &mut Observed) {
+        o.service.reset();
+        o.service.name.clear();
+        o.service.name.extend_from_slice(name);
+        o.logdir = None;
+        self.observe_in(dir, o);
+    }
+
+    /// `observe` into `o`, whose `service` is unread.
+    fn observe_in(&mut self, dir: &[u8], o: &mut Observed) {
+        let fd = self.open_dir(dir);
+        self.view_in(dir, fd.as_ref().map(AsFd::as_fd), &mut o.service);
+        // the logger: `log` if it is a directory (opened, or stat'ed when
+        // the service directory was not opened)
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let (log_fd, is_dir) = match &fd {
+            Some(fd) => match nix::fcntl::openat(fd, c"log", flags, Mode::empty()) {
+                Ok(log) => (Some(log), true),
+                Err(_) => (None, false),
+            },
+            None => match nix::sys::stat::stat(self.path(dir, "log")) {
+                Ok(st) => (None, st.st_mode & libc::S_IFMT == libc::S_IFDIR),
+                Err(_) => (None, false),
+            },
+        };
+        drop(fd);
+        if !is_dir {
+            o.log = None;
+            return;
+        }
         let mut log_dir = std::mem::take(&mut self.log_dir);
         log_dir.clear();
         log_dir.extend_from_slice(dir);
         log_dir.extend_from_slice(b"/log");
-        let (log, logdir) = match nix::sys::stat::stat(log_dir.as_slice()) {
-            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
-                let mut log_name = service.name.clone();
-                if !log_name.ends_with(b"/") {
-                    log_name.push(b'/');
-                }
-                log_name.extend_from_slice(b"log");
-                let log = self.view(&log_dir, log_name);
-                log_dir.extend_from_slice(b"/main");
-                (Some(log), log_sizes(Path::new(OsStr::from_bytes(&log_dir))))
-            }
-            _ => (None, None),
-        };
+        let log = o.log.get_or_insert_with(|| View::unread(Vec::new()));
+        log.reset();
+        log.name.clear();
+        log.name.extend_from_slice(&o.service.name);
+        if !log.name.ends_with(b"/") {
+            log.name.push(b'/');
+        }
+        log.name.extend_from_slice(b"log");
+        self.view_in(&log_dir, log_fd.as_ref().map(AsFd::as_fd), log);
+        log_dir.extend_from_slice(b"/main");
+        o.logdir = log_sizes(Path::new(OsStr::from_bytes(&log_dir)));
         self.log_dir = log_dir;
-        Observed {
-            service,
-            log,
-            logdir,
-        }
-    }
-
-    /// Takes back what the next reads can reuse from an `Observed` that is
-    /// done with: a record nothing else holds (the next record is parsed
-    /// into it), and the service's name, returned emptied (to hold the
-    /// next name).
-    pub fn recycle(&mut self, o: Observed) -> Vec<u8> {
-        let Observed { service, log, .. } = o;
-        for r in [service.record, log.and_then(|l| l.record)]
-            .into_iter()
-            .flatten()
-        {
-            if Rc::strong_count(&r) == 1 && Rc::weak_count(&r) == 0 {
-                self.spare = Some(r);
-            }
-        }
-        let mut name = service.name;
-        name.clear();
-        name
     }
 
     /// Reads one supervised directory.
     pub fn view(&mut self, dir: &[u8], name: Vec<u8>) -> View {
-        let mut v = View {
-            name,
-            supervise_running: false,
-            normally_up: None,
-            status: None,
-            record: None,
-            error: None,
+        let mut v = View::unread(name);
+        let fd = self.open_dir(dir);
+        self.view_in(dir, fd.as_ref().map(AsFd::as_fd), &mut v);
+        v
+    }
+
+    /// `view` into `v`, `fd` the directory opened (see `open_dir`).
+    fn view_in(&mut self, dir: &[u8], fd: Option<BorrowedFd>, v: &mut View) {
+        let mut state = std::mem::take(&mut self.state);
+        let at = match fd {
+            Some(fd) => At::Dir(fd),
+            None => {
+                self.dirs.put(dir, &mut state);
+                At::State(&state)
+            }
         };
-        match nix::sys::stat::stat(self.path(dir, "down")) {
+        self.read_dir(dir, at, v);
+        self.state = state;
+    }
+
+    /// `view` from the `down` file on.
+    fn read_dir(&mut self, dir: &[u8], at: At, v: &mut View) {
+        let down = match at {
+            At::Dir(fd) => nix::sys::stat::fstatat(fd, c"down", AtFlags::empty()),
+            At::State(_) => nix::sys::stat::stat(self.path(dir, "down")),
+        };
+        match down {
             Ok(_) => v.normally_up = Some(false),
             Err(Errno::ENOENT) => v.normally_up = Some(true),
             Err(e) => return self.unreadable(dir, v, "unable to stat down: ", e),
         }
-        let mut state = std::mem::take(&mut self.state);
-        self.dirs.put(dir, &mut state);
-        let v = self.read_state(dir, &state, v);
-        self.state = state;
-        v
-    }
-
-    /// `view` from the live-supervise test on, with the state directory.
-    fn read_state(&mut self, dir: &[u8], state: &[u8], mut v: View) -> View {
-        match fsio::open_write(self.path(state, "ok")) {
+        let write = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        match self.open_state(at, &OK, write) {
             Ok(_) => v.supervise_running = true,
             Err(Errno::ENXIO) => return v.fail("supervise not running", None),
             Err(e) => return self.unreadable(dir, v, "unable to open supervise/ok: ", e),
         }
-        // status, then status.json; once more if supervise replaced both
-        // in between (it writes status first)
+        let read = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        // the summary of both files, when supervise keeps one
+        if let Ok(fd) = self.open_state(at, &SUMMARY, read) {
+            let mut b = [0u8; summary::LEN + 1];
+            if let Ok(n) = fsio::read(&fd, &mut b)
+                && let Some(s) = Summary::decode(&b[..n])
+            {
+                v.status = Some(s.status);
+                v.record = Some(s);
+                return;
+            }
+        }
+        // status, then the record; once more if supervise replaced them in
+        // between (it writes status first)
         for _ in 0..2 {
-            let path = Path::new(OsStr::from_bytes(self.path(state, "status")));
-            let st = match svctl::status_file(path) {
-                Ok(st) => st,
-                Err(svctl::Problem::Sys(Errno::EPROTO)) => {
-                    return v.fail("unable to read supervise/status: bad format", None);
-                }
-                Err(svctl::Problem::Sys(e)) => {
-                    return v.fail("unable to open supervise/status: ", Some(e));
-                }
-                Err(svctl::Problem::NotRunning) => return v.fail("supervise not running", None),
+            let mut rec = [0u8; status::LEN];
+            let st = match self.open_state(at, &STATUS, read) {
+                Err(e) => return v.fail("unable to open supervise/status: ", Some(e)),
+                Ok(fd) => match fsio::read(&fd, &mut rec) {
+                    Ok(status::LEN) => Status::decode(&rec),
+                    Ok(_) => return v.fail("unable to read supervise/status: bad format", None),
+                    Err(e) => return v.fail("unable to open supervise/status: ", Some(e)),
+                },
             };
             v.status = Some(st);
             v.error = None;
-            match self.record(state) {
+            let mut state = std::mem::take(&mut self.fallback);
+            let state_dir = match at {
+                At::State(s) => s,
+                At::Dir(_) => {
+                    self.dirs.put(dir, &mut state);
+                    &state
+                }
+            };
+            let record = self.record(state_dir, st);
+            self.fallback = state;
+            match record {
                 // a supervise that keeps no record (0.76)
-                None => return v,
+                None => return,
                 Some(Err(bad)) => {
                     v.error = Some(format!("bad status.json ({})", bad.0));
-                    return v;
+                    return;
                 }
-                Some(Ok(r)) if r.since == st.stamp && r.pid == st.pid => {
-                    v.record = Some(r);
-                    return v;
+                Some(Ok(Some(s))) => {
+                    v.record = Some(s);
+                    return;
                 }
-                Some(Ok(_)) => v.error = Some("status.json not in step".to_string()),
+                Some(Ok(None)) => v.error = Some("status.json not in step".to_string()),
             }
         }
-        v
+    }
+
+    /// Opens a state file.
+    fn open_state(&mut self, at: At, file: &StateFile, flags: OFlag) -> Result<OwnedFd, Errno> {
+        match at {
+            At::Dir(fd) => nix::fcntl::openat(fd, file.under, flags, Mode::empty()),
+            At::State(state) => nix::fcntl::open(self.path(state, file.name), flags, Mode::empty()),
+        }
     }
 
     /// A problem found before the status was read: when the directory
     /// itself cannot be entered, svstat's `unable to chdir` says so.
-    fn unreadable(&mut self, dir: &[u8], mut v: View, what: &str, e: Errno) -> View {
+    fn unreadable(&mut self, dir: &[u8], v: &mut View, what: &str, e: Errno) {
         match nix::sys::stat::stat(dir) {
             Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
                 if nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).is_ok() {
@@ -383,8 +504,14 @@ impl Reader {
         }
     }
 
-    /// The record in the state directory `state`, parsed or from the cache.
-    fn record(&mut self, state: &[u8]) -> Option<Result<Rc<Record>, BadRecord>> {
+    /// The record `status.json` in the state directory `state`, parsed or
+    /// from the cache; None when there is none. Its summary with `status`
+    /// when it is in step with it (Ok(None) when not).
+    fn record(
+        &mut self,
+        state: &[u8],
+        status: Status,
+    ) -> Option<Result<Option<Summary>, BadRecord>> {
         let path = {
             self.path(state, record::NAME);
             std::mem::take(&mut self.path)
@@ -403,41 +530,33 @@ impl Reader {
         };
         let text = &self.text[..len];
         let round = self.round;
+        let summary = |r: &Record| {
+            (r.since == status.stamp && r.pid == status.pid).then(|| Summary::new(r, status))
+        };
         let Some(cache) = &mut self.cache else {
             self.path = path;
-            if let Some(mut spare) = self.spare.take()
-                && let Some(slot) = Rc::get_mut(&mut spare)
-            {
-                let read = slot.parse_into(text);
-                return Some(match read {
-                    Ok(()) => Ok(spare),
-                    Err(bad) => {
-                        self.spare = Some(spare);
-                        Err(bad)
-                    }
-                });
-            }
-            return Some(Record::parse(text).map(Rc::new));
+            return Some(Record::parse(text).map(|r| summary(&r)));
         };
         if let Some(hit) = cache.get_mut(path.as_slice())
             && hit.text == text
         {
             hit.round = round;
-            let r = Rc::clone(&hit.record);
+            let s = summary(&hit.record);
             self.path = path;
-            return Some(Ok(r));
+            return Some(Ok(s));
         }
-        let parsed = Record::parse(text).map(Rc::new);
-        if let Ok(r) = &parsed {
+        let parsed = Record::parse(text);
+        let s = parsed.as_ref().map(summary).map_err(|bad| *bad);
+        if let Ok(r) = parsed {
             let entry = Cached {
                 text: text.to_vec(),
-                record: Rc::clone(r),
+                record: r,
                 round,
             };
             cache.insert(path.clone(), entry);
         }
         self.path = path;
-        Some(parsed)
+        Some(s)
     }
 }
 
@@ -448,13 +567,33 @@ impl Default for Reader {
 }
 
 impl View {
-    fn fail(mut self, what: &str, e: Option<Errno>) -> View {
+    /// A directory called `name`, nothing known of it yet.
+    fn unread(name: Vec<u8>) -> View {
+        View {
+            name,
+            supervise_running: false,
+            normally_up: None,
+            status: None,
+            record: None,
+            error: None,
+        }
+    }
+
+    /// Nothing known of it any more (its name kept).
+    fn reset(&mut self) {
+        self.supervise_running = false;
+        self.normally_up = None;
+        self.status = None;
+        self.record = None;
+        self.error = None;
+    }
+
+    fn fail(&mut self, what: &str, e: Option<Errno>) {
         let mut s = what.to_string();
         if let Some(e) = e {
             s.push_str(errstr(e));
         }
         self.error = Some(s);
-        self
     }
 }
 
@@ -534,7 +673,7 @@ mod tests {
         if let Some(s) = state {
             let mut r = record::sample();
             r.state = s;
-            v.record = Some(Rc::new(r));
+            v.record = Some(Summary::new(&r, status.unwrap_or(r.status())));
         }
         v
     }
@@ -561,14 +700,16 @@ mod tests {
         let mut v = with(Some(State::Up), Some(st));
         assert_eq!(v.ready(), Some(true));
         // up with a source that has not said so yet: not ready
-        let mut r = (*v.record.take().unwrap()).clone();
+        let mut r = record::sample();
+        r.state = State::Up;
+        r.ready = None;
         r.ready_sources.notification_fd = true;
         r.ready_pending.notification_fd = true;
-        v.record = Some(Rc::new(r.clone()));
+        v.record = Some(Summary::new(&r, st));
         assert_eq!(v.ready(), Some(false));
         r.ready_pending = record::Sources::default();
         r.ready = Some(Tai64n::from_unix(1_700_000_001, 0));
-        v.record = Some(Rc::new(r));
+        v.record = Some(Summary::new(&r, st));
         assert_eq!(v.ready(), Some(true));
     }
 

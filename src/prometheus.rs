@@ -10,7 +10,6 @@
 //! two services never share a series, and the text is always valid UTF-8
 //! without newlines.
 
-use std::collections::hash_map::Entry;
 use std::hash::Hasher;
 use std::rc::Rc;
 
@@ -159,9 +158,19 @@ const LOG_FAMILIES: &[LogFamily] = &[
 /// A name that is its own label value: printable ASCII other than `%`,
 /// `\` and `"` (most service names).
 fn plain(name: &[u8]) -> bool {
-    name.iter()
-        .all(|&c| (b' '..0x7f).contains(&c) && !matches!(c, b'%' | b'\\' | b'"'))
+    name.iter().all(|&c| PLAIN[usize::from(c)])
 }
+
+/// The bytes `plain` allows.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = b' ';
+    while c < 0x7f {
+        t[c as usize] = !matches!(c, b'%' | b'\\' | b'"');
+        c += 1;
+    }
+    t
+};
 
 /// A label value, quoted: `"` + the escaped name + `"`.
 pub fn label_value(name: &[u8], out: &mut String) {
@@ -194,6 +203,21 @@ fn labels_of(name: &[u8], out: &mut String) {
     out.push_str("{service=");
     label_value(name, out);
     out.push_str("} ");
+}
+
+/// `labels_of` as bytes (valid UTF-8 all the same), a plain name without
+/// a pass to prove it.
+fn labels_into(name: &[u8], out: &mut Vec<u8>) {
+    if plain(name) {
+        out.reserve(name.len() + 13);
+        out.extend_from_slice(b"{service=\"");
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\"} ");
+    } else {
+        let mut text = String::new();
+        labels_of(name, &mut text);
+        out.extend_from_slice(text.as_bytes());
+    }
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -240,12 +264,19 @@ impl Samples {
             values: [ABSENT; PARTS],
             ms: 0,
         };
+        s.fill(view, sizes);
+        s
+    }
+
+    /// The values of `view`, family by family, in place.
+    #[inline(always)]
+    fn fill(&mut self, view: &View, sizes: Option<&LogSizes>) {
         for (i, f) in SERVICE_FAMILIES.iter().enumerate() {
-            s.values[i] = match (f.value)(view) {
+            self.values[i] = match (f.value)(view) {
                 None => ABSENT,
                 Some(Num::Int(n)) => n,
                 Some(Num::Time(t)) => {
-                    s.ms = (t.nano / 1_000_000).min(999) as u16;
+                    self.ms = (t.nano / 1_000_000).min(999) as u16;
                     tai64::label_to_unix(t.secs)
                 }
             };
@@ -253,10 +284,9 @@ impl Samples {
         if let Some(sizes) = sizes {
             for (i, f) in LOG_FAMILIES.iter().enumerate() {
                 let n = (f.value)(sizes);
-                s.values[SERVICE_FAMILIES.len() + i] = i64::try_from(n).unwrap_or(i64::MAX);
+                self.values[SERVICE_FAMILIES.len() + i] = i64::try_from(n).unwrap_or(i64::MAX);
             }
         }
-        s
     }
 
     /// The sample line of family `i`, if there is one: `NAME` + `labels`
@@ -328,40 +358,282 @@ fn totals(out: &mut String, services: usize, up: usize) {
 /// size. A name seen before (`svstat --prometheus x x`, or `x/log` given
 /// besides `x`) is left out, so no series appears twice.
 pub struct Exposition {
-    /// The `labels_of` of every row, one after another.
-    labels: String,
+    /// The `labels_of` of every row, one after another (valid UTF-8).
+    labels: Vec<u8>,
     rows: Vec<Row>,
-    /// Hash of a row's labels -> the last row with that hash.
-    by_hash: FastMap<u64, u32>,
+    /// The rows by the hash of their labels.
+    seen: Seen,
     /// The hash of labels (`fx_hash`; the tests make every label collide).
     hash: fn(&[u8]) -> u64,
     up: usize,
 }
 
+/// FxHash of the 8-byte words of `bytes`, the last one read where it
+/// ends (overlapping the one before: labels are at least 13 bytes long),
+/// and of the length.
 fn fx_hash(bytes: &[u8]) -> u64 {
     let mut h = FxHasher::default();
-    h.write(bytes);
+    let (words, _) = bytes.as_chunks::<8>();
+    for w in words {
+        h.write_u64(u64::from_le_bytes(*w));
+    }
+    if let Some(last) = bytes.last_chunk::<8>() {
+        h.write_u64(u64::from_le_bytes(*last));
+    } else {
+        h.write(bytes);
+    }
+    h.write_usize(bytes.len());
     h.finish()
 }
 
 struct Row {
     /// End of its labels in `labels` (they start where the last row's end).
     end: usize,
-    /// The row before it with the same hash, if any.
-    same_hash: Option<u32>,
     samples: Samples,
 }
 
-/// How many bytes of text `Exposition::write` makes before it hands them on.
-pub const PIECE: usize = 64 * 1024;
+/// The rows of an `Exposition` by the hash of their labels: a table with
+/// open addressing (linear probing), kept at most half full, of slots
+/// holding a hash and its row (+1: 0 is an empty slot).
+struct Seen {
+    slots: Vec<(u64, u32)>,
+    used: usize,
+}
+
+impl Seen {
+    fn with_capacity(rows: usize) -> Seen {
+        Seen {
+            slots: vec![(0, 0); (rows * 2).next_power_of_two().max(16)],
+            used: 0,
+        }
+    }
+
+    /// The row with `hash` for which `same` says yes, if any; else `row`
+    /// is entered with `hash` (and None returned).
+    #[inline]
+    fn find_or_add(&mut self, hash: u64, row: u32, same: impl Fn(u32) -> bool) -> Option<u32> {
+        if (self.used + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            match self.slots[i] {
+                (_, 0) => {
+                    self.slots[i] = (hash, row + 1);
+                    self.used += 1;
+                    return None;
+                }
+                (h, r) if h == hash && same(r - 1) => return Some(r - 1),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
+        let mask = self.slots.len() - 1;
+        for (hash, row) in old.into_iter().filter(|&(_, r)| r != 0) {
+            let mut i = hash as usize & mask;
+            while self.slots[i].1 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (hash, row);
+        }
+    }
+}
+
+/// How many bytes of text `Exposition::write` makes before it hands them
+/// on. (With `SLACK`, its buffer is over the C library's threshold for
+/// mapping an allocation: the pages come zeroed from the kernel, none of
+/// them cleared by hand.)
+pub const PIECE: usize = 128 * 1024;
+
+/// Room for a family's name in `PADDED_NAMES`.
+const NAME_ROOM: usize = 64;
+
+/// The families' names, each in `NAME_ROOM` bytes (zeros after it), in
+/// the order of `Samples`: a sample line's name is copied as one block of
+/// constant size (a few moves, no call to memcpy), then the end of the
+/// text moved back to the end of the name.
+const PADDED_NAMES: [[u8; NAME_ROOM]; PARTS] = {
+    let mut t = [[0u8; NAME_ROOM]; PARTS];
+    let mut i = 0;
+    while i < PARTS {
+        let name = if i < SERVICE_FAMILIES.len() {
+            SERVICE_FAMILIES[i].name
+        } else {
+            LOG_FAMILIES[i - SERVICE_FAMILIES.len()].name
+        }
+        .as_bytes();
+        assert!(name.len() <= NAME_ROOM);
+        let mut j = 0;
+        while j < name.len() {
+            t[i][j] = name[j];
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Labels up to this long are copied as one block of this size (from the
+/// arena of all labels: what follows a label there is overwritten next).
+const LABEL_BLOCK: usize = 32;
+
+/// The text being made by `Exposition::write`: a buffer `PIECE` + `SLACK`
+/// long (longer only for a line with a long label), filled to `pos`. A
+/// line begun before `PIECE` fits in it with its blocks whole.
+struct Lines {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+const SLACK: usize = NAME_ROOM + LABEL_BLOCK + 64;
+
+impl Lines {
+    fn new() -> Lines {
+        Lines {
+            buf: vec![0; PIECE + SLACK],
+            pos: 0,
+        }
+    }
+
+    fn filled(&self) -> &[u8] {
+        &self.buf[..self.pos]
+    }
+
+    /// Appends `b`.
+    fn bytes(&mut self, b: &[u8]) {
+        let end = self.pos + b.len();
+        if end > self.buf.len() {
+            self.buf.resize(end, 0);
+        }
+        self.buf[self.pos..end].copy_from_slice(b);
+        self.pos = end;
+    }
+
+    /// A sample line: the name (padded, and its length), the labels at
+    /// `at` in `labels`, the value `n` (with `.` and the milliseconds
+    /// `ms`), a newline. Made in a block of `LINE` bytes at once when it
+    /// fits there (the name and the labels copied as blocks of constant
+    /// size, every offset provably inside it: no call and few checks).
+    #[inline(always)]
+    fn sample(
+        &mut self,
+        (name, name_len): (&[u8; NAME_ROOM], usize),
+        labels: &[u8],
+        at: std::ops::Range<usize>,
+        n: i64,
+        ms: Option<u16>,
+    ) {
+        let label_len = at.len();
+        let block = labels
+            .get(at.start..)
+            .and_then(|l| l.first_chunk::<LABEL_BLOCK>());
+        let line = self
+            .buf
+            .get_mut(self.pos..)
+            .and_then(|b| b.first_chunk_mut::<LINE>());
+        let (Some(label), Some(line), true) = (block, line, label_len <= LABEL_BLOCK) else {
+            return self.sample_slowly(&name[..name_len], &labels[at], n, ms);
+        };
+        line[..NAME_ROOM].copy_from_slice(name);
+        let end = name_len.min(NAME_ROOM);
+        line[end..end + LABEL_BLOCK].copy_from_slice(label);
+        let mut end = end + label_len;
+        if (0..10).contains(&n) {
+            line[end] = b'0' + n as u8;
+            end += 1;
+        } else {
+            end += decimal(
+                n,
+                (&mut line[end..end + 20])
+                    .try_into()
+                    .unwrap_or(&mut [0; 20]),
+            );
+        }
+        if let Some(ms) = ms {
+            let digit = |d: u16| b'0' + (d % 10) as u8;
+            line[end..end + 4].copy_from_slice(&[b'.', digit(ms / 100), digit(ms / 10), digit(ms)]);
+            end += 4;
+        }
+        line[end] = b'\n';
+        self.pos += end + 1;
+    }
+
+    /// `sample` piece by piece (a long label, or the end of the buffer).
+    #[cold]
+    fn sample_slowly(&mut self, name: &[u8], labels: &[u8], n: i64, ms: Option<u16>) {
+        self.bytes(name);
+        self.bytes(labels);
+        self.bytes(itoa::Buffer::new().format(n).as_bytes());
+        if let Some(ms) = ms {
+            let digit = |d: u16| b'0' + (d % 10) as u8;
+            self.bytes(&[b'.', digit(ms / 100), digit(ms / 10), digit(ms)]);
+        }
+        self.bytes(b"\n");
+    }
+}
+
+/// A sample line's most bytes in `Lines::sample`'s block: the name's and
+/// the labels' blocks, a value of 20 characters, `.mmm` and the newline.
+const LINE: usize = NAME_ROOM + LABEL_BLOCK + 32;
+
+/// `n` in decimal at the start of `out` (made two digits at a time, from
+/// the end); its length.
+fn decimal(n: i64, out: &mut [u8; 20]) -> usize {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    // Unix seconds from 2001 to 2286 (the timestamps): ten digits, five
+    // pairs, without a loop
+    if (1_000_000_000..10_000_000_000).contains(&n) {
+        let n = n as u64;
+        let (high, low) = ((n / 100_000_000) as usize, n % 100_000_000);
+        let (a, b) = ((low / 10_000) as usize, (low % 10_000) as usize);
+        for (at, pair) in [high, a / 100, a % 100, b / 100, b % 100]
+            .into_iter()
+            .enumerate()
+        {
+            out[at * 2..at * 2 + 2].copy_from_slice(&PAIRS[pair * 2..pair * 2 + 2]);
+        }
+        return 10;
+    }
+    let mut m = n.unsigned_abs();
+    let len = usize::from(n < 0) + m.checked_ilog10().unwrap_or(0) as usize + 1;
+    let mut at = len.min(20);
+    while m >= 100 && at >= 2 {
+        let pair = (m % 100) as usize * 2;
+        m /= 100;
+        at -= 2;
+        out[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if m >= 10 && at >= 2 {
+        at -= 2;
+        let pair = m as usize * 2;
+        out[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else if at >= 1 {
+        at -= 1;
+        out[at] = b'0' + m as u8;
+    }
+    if n < 0 {
+        out[0] = b'-';
+    }
+    len
+}
 
 impl Exposition {
     /// An exposition with room for `directories` rows.
     pub fn with_capacity(directories: usize) -> Exposition {
         Exposition {
-            labels: String::with_capacity(directories * 24),
+            labels: Vec::with_capacity(directories * 24),
             rows: Vec::with_capacity(directories),
-            by_hash: FastMap::with_capacity_and_hasher(directories, Default::default()),
+            seen: Seen::with_capacity(directories),
             hash: fx_hash,
             up: 0,
         }
@@ -379,64 +651,74 @@ impl Exposition {
     /// Adds one supervised directory, unless its name was added before.
     pub fn add(&mut self, view: &View, sizes: Option<&LogSizes>) {
         let start = self.labels.len();
-        labels_of(&view.name, &mut self.labels);
-        let hash = (self.hash)(&self.labels.as_bytes()[start..]);
-        let index = u32::try_from(self.rows.len()).unwrap_or(u32::MAX);
-        let mut same_hash = None;
-        match self.by_hash.entry(hash) {
-            Entry::Vacant(e) => {
-                e.insert(index);
-            }
-            Entry::Occupied(mut e) => {
-                let mut at = Some(*e.get());
-                while let Some(r) = at {
-                    let r = r as usize;
-                    let begin = if r == 0 { 0 } else { self.rows[r - 1].end };
-                    if self.labels[begin..self.rows[r].end] == self.labels[start..] {
-                        // a name given before: reported once, the first time
-                        self.labels.truncate(start);
-                        return;
-                    }
-                    at = self.rows[r].same_hash;
-                }
-                same_hash = Some(*e.get());
-                e.insert(index);
-            }
+        labels_into(&view.name, &mut self.labels);
+        let hash = (self.hash)(&self.labels[start..]);
+        let index = u32::try_from(self.rows.len()).unwrap_or(u32::MAX - 1);
+        let (rows, labels) = (&self.rows, &self.labels);
+        let same = |r: u32| {
+            let r = r as usize;
+            let begin = if r == 0 { 0 } else { rows[r - 1].end };
+            labels[begin..rows[r].end] == labels[start..]
+        };
+        if self.seen.find_or_add(hash, index, same).is_some() {
+            // a name given before: reported once, the first time
+            self.labels.truncate(start);
+            return;
         }
         self.up += usize::from(view.up());
+        // made in place: a row is larger than what is worth a copy
         self.rows.push(Row {
             end: self.labels.len(),
-            same_hash,
-            samples: Samples::of(view, sizes),
+            samples: Samples {
+                values: [ABSENT; PARTS],
+                ms: 0,
+            },
         });
+        if let Some(row) = self.rows.last_mut() {
+            row.samples.fill(view, sizes);
+        }
     }
 
     /// The text, handed to `put` in pieces of about `PIECE` bytes (the
-    /// last one shorter); stops at `put`'s first error.
-    pub fn write<E>(&self, mut put: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
-        let mut out = String::with_capacity(PIECE + 1024);
+    /// last one shorter); stops at `put`'s first error. Every piece is
+    /// valid UTF-8 (it ends at the end of a line).
+    pub fn write<E>(&self, mut put: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        let mut out = Lines::new();
+        let mut text = String::new();
         for (i, (name, kind, help)) in families().enumerate() {
-            header(&mut out, name, kind, help);
+            text.clear();
+            header(&mut text, name, kind, help);
+            out.bytes(text.as_bytes());
+            if out.pos >= PIECE {
+                put(out.filled())?;
+                out.pos = 0;
+            }
+            let name = (&PADDED_NAMES[i], name.len());
             let mut begin = 0;
             for row in &self.rows {
-                row.samples
-                    .line(i, name, &self.labels[begin..row.end], &mut out);
-                begin = row.end;
-                if out.len() >= PIECE {
-                    put(&out)?;
-                    out.clear();
+                let n = row.samples.values[i];
+                if n != ABSENT {
+                    let ms = (i == TIME_FAMILY).then_some(row.samples.ms);
+                    out.sample(name, &self.labels, begin..row.end, n, ms);
+                    if out.pos >= PIECE {
+                        put(out.filled())?;
+                        out.pos = 0;
+                    }
                 }
+                begin = row.end;
             }
         }
-        totals(&mut out, self.rows.len(), self.up);
-        put(&out)
+        text.clear();
+        totals(&mut text, self.rows.len(), self.up);
+        out.bytes(text.as_bytes());
+        put(out.filled())
     }
 
     /// The whole text, appended to `out`.
     #[cfg(test)]
     pub fn text(&self, out: &mut String) {
         let _ = self.write(|piece| {
-            out.push_str(piece);
+            out.push_str(std::str::from_utf8(piece).unwrap());
             Ok::<(), std::convert::Infallible>(())
         });
     }
@@ -747,7 +1029,7 @@ mod tests {
             r.pid = st.pid;
             edit(&mut r, st);
             r.since = st.stamp;
-            v.record = Some(Rc::new(r));
+            v.record = Some(record::Summary::new(&r, v.status.unwrap()));
             v
         };
         let code = with_record(b"a \"q\" \\b", &|r, st| {
@@ -933,6 +1215,39 @@ daemontools_services_up 2
         assert_eq!(a, fresh);
     }
 
+    proptest! {
+        #[test]
+        fn decimal_is_itoa(n in any::<i64>(), shift in 0u32..64) {
+            for n in [n, n >> shift] {
+                let mut out = [0u8; 20];
+                let len = decimal(n, &mut out);
+                let mut expected = itoa::Buffer::new();
+                prop_assert_eq!(&out[..len], expected.format(n).as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_at_the_edges() {
+        for n in [
+            0,
+            9,
+            10,
+            99,
+            100,
+            -1,
+            -10,
+            -100,
+            i64::MAX,
+            i64::MIN,
+            1_796_197_355,
+        ] {
+            let mut out = [0u8; 20];
+            let len = decimal(n, &mut out);
+            assert_eq!(&out[..len], n.to_string().as_bytes());
+        }
+    }
+
     #[test]
     fn written_in_pieces_of_bounded_size() {
         let services: Vec<Observed> = (0..3000)
@@ -946,7 +1261,7 @@ daemontools_services_up 2
         services.iter().for_each(|o| e.add_observed(o));
         let mut pieces = Vec::new();
         e.write(|p| {
-            pieces.push(p.to_string());
+            pieces.push(String::from_utf8(p.to_vec()).unwrap());
             Ok::<(), ()>(())
         })
         .unwrap();

@@ -24,7 +24,9 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use crate::status::{Status, Want};
 
 mod fast;
+pub mod summary;
 use crate::tai64::{self, Tai64n};
+pub use summary::Summary;
 
 /// The format version. It changes only when a field changes meaning or
 /// disappears; new fields keep it (readers ignore fields they do not know).

@@ -109,6 +109,12 @@ impl StateDirs {
         PathBuf::from(std::ffi::OsString::from_vec(out))
     }
 
+    /// Whether every state directory is `supervise` under its service
+    /// directory (no `SUPERVISEDIR`).
+    pub fn is_default(&self) -> bool {
+        self.supervisedir.is_none()
+    }
+
     /// `path` as bytes, into `out` (replacing its content): no allocation
     /// once `out` is large enough, unless `SUPERVISEDIR` is absolute.
     pub fn put(&self, dir: &[u8], out: &mut Vec<u8>) {

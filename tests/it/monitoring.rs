@@ -215,6 +215,103 @@ fn json_lines_field_by_field() {
     assert_eq!(all[1]["state"], Value::Null);
 }
 
+/// `svstat --json` and `--prometheus` without the timing-dependent
+/// `seconds` (everything else is stable while nothing changes).
+fn stable_reading(dir: &Path, names: &[&[u8]]) -> (Vec<Value>, String) {
+    let (code, mut v) = json(dir, names);
+    assert_eq!(code, 0, "{v:?}");
+    for o in &mut v {
+        let o = o.as_object_mut().unwrap();
+        assert!(o.remove("seconds").unwrap().is_u64());
+        if let Some(log) = o.get_mut("log").and_then(Value::as_object_mut) {
+            log.remove("seconds");
+        }
+    }
+    let text = String::from_utf8(prometheus(dir, names).stdout).unwrap();
+    (v, text)
+}
+
+/// `supervise/summary` is only a faster way to read `status` and
+/// `status.json`: the readers report the same without it, with a damaged
+/// one, and when supervise could not write it (then it removes it).
+#[test]
+fn the_summary_says_what_status_and_status_json_say() {
+    let mut t = ScanTree::new();
+    let once = t.add(b"once", "#!/bin/sh\nexit 3\n", Some(SLEEPER));
+    fs::write(once.join("down"), "").unwrap();
+    let paused = t.add(b"paused", SLEEPER, None);
+    fs::write(paused.join("notification-fd"), "3\n").unwrap();
+    t.start();
+    let dir = t.dir.clone();
+    let svc = |opt: &str, name: &str| {
+        let out = support::run(support::bin("svc"), &[opt, name], &dir);
+        assert_eq!(out.status.code(), Some(0));
+    };
+    // once: ran once, exited 3, stays down; paused: up, not ready, paused
+    wait_json(&dir, "once", |v| v["supervise_running"] == true);
+    svc("-o", "once");
+    wait_json(&dir, "once", |v| {
+        v["last_exit"]["code"] == 3 && v["state"] == "down" && v["log"]["state"] == "up"
+    });
+    wait_json(&dir, "paused", |v| v["state"] == "up");
+    svc("-p", "paused");
+    wait_json(&dir, "paused", |v| v["paused"] == true);
+    let names: &[&[u8]] = &[b"once", b"paused"];
+    let summaries = [
+        once.join("supervise/summary"),
+        once.join("log/supervise/summary"),
+        paused.join("supervise/summary"),
+    ];
+    for s in &summaries {
+        assert_eq!(fs::metadata(s).unwrap().len(), 64, "{s:?}");
+    }
+    let (by_summary, text) = stable_reading(&dir, names);
+    assert_eq!(by_summary[0]["starts"], 1);
+    assert_eq!(by_summary[1]["ready"], false);
+    assert_promtool_clean(text.as_bytes());
+    // without the summaries: read from status and status.json
+    let kept: Vec<Vec<u8>> = summaries.iter().map(|s| fs::read(s).unwrap()).collect();
+    for s in &summaries {
+        fs::remove_file(s).unwrap();
+    }
+    assert_eq!(
+        stable_reading(&dir, names),
+        (by_summary.clone(), text.clone())
+    );
+    // damaged ones are not believed
+    for (s, good) in summaries.iter().zip(&kept) {
+        let mut bad = good.clone();
+        bad[26] = 9; // no such state
+        fs::write(s, &bad).unwrap();
+    }
+    fs::write(&summaries[2], &kept[2][..40]).unwrap();
+    assert_eq!(
+        stable_reading(&dir, names),
+        (by_summary.clone(), text.clone())
+    );
+    // and they are the same as what was read from them
+    for (s, good) in summaries.iter().zip(&kept) {
+        fs::write(s, good).unwrap();
+    }
+    assert_eq!(stable_reading(&dir, names), (by_summary, text));
+
+    // supervise cannot write the summary: it removes it, and the readers
+    // still see every change
+    fs::create_dir(paused.join("supervise/summary.new")).unwrap();
+    svc("-c", "paused");
+    wait_json(&dir, "paused", |v| v["paused"] == false);
+    assert!(!summaries[2].exists());
+    let (v, _) = stable_reading(&dir, &[b"paused"]);
+    assert_eq!(
+        (&v[0]["state"], &v[0]["error"]),
+        (&Value::from("up"), &Value::Null)
+    );
+    fs::remove_dir(paused.join("supervise/summary.new")).unwrap();
+    svc("-p", "paused");
+    wait_json(&dir, "paused", |v| v["paused"] == true);
+    assert!(wait_until(LONG, || summaries[2].exists()));
+}
+
 /// A service that reports readiness (notification-fd) is up but not
 /// ready until it says so: `ready` in JSON and the `ready` gauge follow
 /// the record, the moment the daemon writes its newline.

@@ -54,9 +54,9 @@ fn tree(dir: &Path) -> Vec<String> {
             let p = e.unwrap().path();
             let m = fs::symlink_metadata(&p).unwrap();
             let rel = p.strip_prefix(dir).unwrap().display().to_string();
-            // our always-on lifecycle record (doc/status-json.md); the
-            // reference writes none
-            if rel.ends_with("/status.json") {
+            // our always-on lifecycle record and its summary
+            // (doc/status-json.md); the reference writes neither
+            if rel.ends_with("/status.json") || rel.ends_with("/summary") {
                 continue;
             }
             let ft = m.file_type();

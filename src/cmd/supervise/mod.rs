@@ -25,6 +25,7 @@ use nix::unistd::{ForkResult, Pid};
 use crate::exec;
 use crate::fsio;
 use crate::msg::{self, EXIT_TEMP, Line};
+use crate::record::{Summary, summary};
 use crate::status;
 use crate::svctl;
 pub mod cgroup;
@@ -458,7 +459,14 @@ impl Supervise<'_> {
         let mut json = std::mem::take(&mut self.json);
         json.clear();
         r.write_json(&mut json);
-        self.replace("status.json", &json);
+        // then the summary of both (or none: one left from before would
+        // be older than they are; record::summary)
+        if !(self.replace("status.json", &json)
+            && self.replace(summary::NAME, &Summary::new(&r, self.m.status()).encode()))
+        {
+            let old = [&self.state[..], b"/", summary::NAME.as_bytes()].concat();
+            let _ = nix::unistd::unlink(old.as_slice());
+        }
         self.json = json;
     }
 

@@ -7,7 +7,7 @@
 //! readable status; 1 otherwise (the line says why); 111 when the current
 //! directory cannot be opened or returned to.
 
-use super::{Problem, read_here};
+use super::{Problem, StateFiles, read_here};
 use crate::fsio;
 use crate::msg::{self, errstr};
 use crate::record::{self, Ending, Record, State};
@@ -43,14 +43,14 @@ fn describe(out: &mut Vec<u8>, dir: &[u8]) -> bool {
     if let Err(e) = nix::unistd::chdir(dir) {
         return problem(out, ("unable to chdir: ", Some(errstr(e))));
     }
-    let (mut st, mut normally_up) = match read_here() {
+    let (mut st, mut normally_up) = match read_here(StateFiles::from_env()) {
         Ok(v) => v,
         Err(p) => return problem(out, p),
     };
     let mut rec = lifecycle();
     if matches!(&rec, Ok(Some(r)) if !in_step(r, &st)) {
         // supervise replaced both files between our two reads: once more
-        (st, normally_up) = match read_here() {
+        (st, normally_up) = match read_here(StateFiles::from_env()) {
             Ok(v) => v,
             Err(p) => return problem(out, p),
         };

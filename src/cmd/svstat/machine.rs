@@ -60,15 +60,13 @@ pub fn json(dirs: &[&[u8]]) -> i32 {
 pub fn prometheus(dirs: &[&[u8]]) -> i32 {
     let mut reader = monitor::Reader::new();
     let mut exposition = Exposition::with_capacity(dirs.len());
-    let mut name = Vec::new();
+    let mut o = monitor::Observed::new();
     for dir in dirs {
-        name.extend_from_slice(dir);
-        let o = reader.observe(dir, name);
+        reader.observe_into(dir, dir, &mut o);
         exposition.add_observed(&o);
-        name = reader.recycle(o);
     }
     let _ = exposition.write(|piece| {
-        write_out(piece.as_bytes());
+        write_out(piece);
         Ok::<(), std::convert::Infallible>(())
     });
     0
@@ -172,7 +170,7 @@ mod tests {
                 paused: 1,
                 want: b'u',
             }),
-            record: Some(std::rc::Rc::new(r)),
+            record: Some(record::Summary::new(&r, r.status())),
             error: None,
         };
         let dead = View {

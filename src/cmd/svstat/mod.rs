@@ -34,10 +34,11 @@ pub fn main(args: &[&[u8]]) -> i32 {
     // the write(2) calls fall at the same points. Write errors are ignored
     // as there (a closed pipe kills us with SIGPIPE, as it kills 0.76).
     let mut out = BufOut::new(sys::StdFd::OUT, 1024);
+    let state = StateFiles::from_env();
     for dir in dirs {
         let _ = out.put(dir);
         let _ = out.put(b": ");
-        describe(&mut out, dir);
+        describe(&mut out, dir, state);
         let _ = out.put(b"\n");
         if let Err(e) = nix::unistd::fchdir(&here) {
             // 0.76 dies without flushing what is still buffered.
@@ -60,20 +61,48 @@ fn problem(out: &mut Out, what: &str, detail: Option<&str>) {
 /// A problem as 0.76 reports it: what, then the errno text or `bad format`.
 type Problem = (&'static str, Option<&'static str>);
 
+/// Where the state files are from inside a service directory: `supervise`
+/// (0.76), or where `SUPERVISEDIR` says (found again in each directory).
+#[derive(Clone, Copy)]
+enum StateFiles {
+    Supervise,
+    FromEnv,
+}
+
+impl StateFiles {
+    /// `SUPERVISEDIR` looked up once, not per directory.
+    fn from_env() -> StateFiles {
+        if crate::svctl::StateDirs::from_env().is_default() {
+            StateFiles::Supervise
+        } else {
+            StateFiles::FromEnv
+        }
+    }
+
+    /// The path of state file `name` (`ok`, `status`) from here.
+    fn path(self, name: &str) -> std::borrow::Cow<'static, [u8]> {
+        match (self, name) {
+            (StateFiles::Supervise, "ok") => b"supervise/ok".into(),
+            (StateFiles::Supervise, "status") => b"supervise/status".into(),
+            _ => crate::svctl::state_file_here(name).into(),
+        }
+    }
+}
+
 /// Reads the service in the current directory (svstat has chdir'ed into
 /// it) the way 0.76 does, check by check: (record, normally up).
-fn read_here() -> Result<(Status, bool), Problem> {
+fn read_here(state: StateFiles) -> Result<(Status, bool), Problem> {
     let normally_up = match nix::sys::stat::stat("down") {
         Ok(_) => false,
         Err(Errno::ENOENT) => true,
         Err(e) => return Err(("unable to stat down: ", Some(errstr(e)))),
     };
-    match fsio::open_write(&crate::svctl::state_file_here("ok")) {
+    match fsio::open_write(&state.path("ok")) {
         Ok(_) => {}
         Err(Errno::ENXIO) => return Err(("supervise not running", None)),
         Err(e) => return Err(("unable to open supervise/ok: ", Some(errstr(e)))),
     }
-    let fd = match fsio::open_read(&crate::svctl::state_file_here("status")) {
+    let fd = match fsio::open_read(&state.path("status")) {
         Ok(fd) => fd,
         Err(e) => return Err(("unable to open supervise/status: ", Some(errstr(e)))),
     };
@@ -89,11 +118,11 @@ fn read_here() -> Result<(Status, bool), Problem> {
 }
 
 /// Appends the status text of `dir`.
-fn describe(out: &mut Out, dir: &[u8]) {
+fn describe(out: &mut Out, dir: &[u8], state: StateFiles) {
     if let Err(e) = nix::unistd::chdir(dir) {
         return problem(out, "unable to chdir: ", Some(errstr(e)));
     }
-    let (st, normally_up) = match read_here() {
+    let (st, normally_up) = match read_here(state) {
         Ok(v) => v,
         Err((what, detail)) => return problem(out, what, detail),
     };
