@@ -389,58 +389,67 @@ fn fx_hash(bytes: &[u8]) -> u64 {
 struct Row {
     /// End of its labels in `labels` (they start where the last row's end).
     end: usize,
+    /// The hash of its labels.
+    hash: u64,
     samples: Samples,
 }
 
 /// The rows of an `Exposition` by the hash of their labels: a table with
-/// open addressing (linear probing), kept at most half full, of slots
-/// holding a hash and its row (+1: 0 is an empty slot).
+/// open addressing (linear probing), kept at most half full, of row
+/// numbers (+1: 0 is an empty slot).
 struct Seen {
-    slots: Vec<(u64, u32)>,
+    slots: Vec<u32>,
     used: usize,
 }
 
 impl Seen {
     fn with_capacity(rows: usize) -> Seen {
         Seen {
-            slots: vec![(0, 0); (rows * 2).next_power_of_two().max(16)],
+            slots: vec![0; (rows * 2).next_power_of_two().max(16)],
             used: 0,
         }
     }
 
-    /// The row with `hash` for which `same` says yes, if any; else `row`
-    /// is entered with `hash` (and None returned).
+    /// The row among `rows` with `hash` for which `same` says yes, if
+    /// any; else `row` (whose hash is `hash`) is entered (and None
+    /// returned).
     #[inline]
-    fn find_or_add(&mut self, hash: u64, row: u32, same: impl Fn(u32) -> bool) -> Option<u32> {
+    fn find_or_add(
+        &mut self,
+        rows: &[Row],
+        hash: u64,
+        row: u32,
+        same: impl Fn(u32) -> bool,
+    ) -> Option<u32> {
         if (self.used + 1) * 2 > self.slots.len() {
-            self.grow();
+            self.grow(rows);
         }
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
             match self.slots[i] {
-                (_, 0) => {
-                    self.slots[i] = (hash, row + 1);
+                0 => {
+                    self.slots[i] = row + 1;
                     self.used += 1;
                     return None;
                 }
-                (h, r) if h == hash && same(r - 1) => return Some(r - 1),
+                r if rows[r as usize - 1].hash == hash && same(r - 1) => return Some(r - 1),
                 _ => i = (i + 1) & mask,
             }
         }
     }
 
     #[cold]
-    fn grow(&mut self) {
+    fn grow(&mut self, rows: &[Row]) {
         let size = self.slots.len() * 2;
-        let old = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
         let mask = self.slots.len() - 1;
-        for (hash, row) in old.into_iter().filter(|&(_, r)| r != 0) {
-            let mut i = hash as usize & mask;
-            while self.slots[i].1 != 0 {
+        for r in old.into_iter().filter(|&r| r != 0) {
+            let mut i = rows[r as usize - 1].hash as usize & mask;
+            while self.slots[i] != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = (hash, row);
+            self.slots[i] = r;
         }
     }
 }
@@ -660,7 +669,7 @@ impl Exposition {
             let begin = if r == 0 { 0 } else { rows[r - 1].end };
             labels[begin..rows[r].end] == labels[start..]
         };
-        if self.seen.find_or_add(hash, index, same).is_some() {
+        if self.seen.find_or_add(rows, hash, index, same).is_some() {
             // a name given before: reported once, the first time
             self.labels.truncate(start);
             return;
@@ -669,6 +678,7 @@ impl Exposition {
         // made in place: a row is larger than what is worth a copy
         self.rows.push(Row {
             end: self.labels.len(),
+            hash,
             samples: Samples {
                 values: [ABSENT; PARTS],
                 ms: 0,

@@ -175,7 +175,9 @@ impl Summary {
                 },
                 watchdog: flags & WATCHDOG != 0,
             })
-        } else if flags & (SIGNALED | CORE | WATCHDOG) != 0 || b[40..60].iter().any(|&c| c != 0) {
+        } else if flags & (SIGNALED | CORE | WATCHDOG) != 0
+            || u64_at(b, 40) | u64_at(b, 48) | u64::from(u32_at(b, 56)) != 0
+        {
             return None;
         } else {
             None
