@@ -1130,6 +1130,25 @@ fn read_only_tree_keeps_its_state_under_supervisedir() {
         let p = status_pid(&a_state.join("status"));
         p != 0 && p != pid
     }));
+    // the machine-readable view through the variable, from the summary
+    // supervise keeps there
+    assert!(a_state.join("summary").exists());
+    let json = || -> serde_json::Value {
+        serde_json::from_slice(&with_env("svstat", &["--json", "a"]).stdout).unwrap()
+    };
+    let mut j = json();
+    assert!(
+        wait_until(LONG, || {
+            j = json();
+            j["starts"].as_u64() >= Some(2)
+        }),
+        "{j}"
+    );
+    assert_eq!(
+        (j["state"].as_str(), &j["error"]),
+        (Some("up"), &serde_json::Value::Null)
+    );
+    assert_eq!(j["log"]["state"], "up", "{j}");
     // without the variable our svstat finds no state in the tree...
     let plain = support::run(support::bin("svstat"), &["a"], &t.dir);
     assert!(String::from_utf8_lossy(&plain.stdout).contains("unable to open supervise/ok"));
