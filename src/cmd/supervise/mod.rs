@@ -850,9 +850,13 @@ impl Supervise<'_> {
             let now = self.now();
             let acts = self.m.run_ended(d, now, dir);
             self.perform(acts);
-            // the record says `finishing`: let ./finish go
-            self.flush_record();
-            self.finish_gate = None;
+            // the record says `finishing`: let ./finish go. (Without
+            // ./finish, nothing is written yet: a restart that follows at
+            // once goes into the same write as the exit.)
+            if self.finish_gate.is_some() {
+                self.flush_record();
+                self.finish_gate = None;
+            }
         }
     }
 
