@@ -247,6 +247,47 @@ fn restarts_are_counted_since_supervise_and_since_asked_up() {
     s.stop_and_exit();
 }
 
+/// An exit and the restart that follows at once are one write of the
+/// record (and of the summary), as doc/status-json.md says, and a write
+/// that would not change the text is not made: a crash loop replaces
+/// `status.json` and `summary` once per cycle. (`status` is not counted:
+/// inotify merges the two renames of a cycle that follow each other.)
+#[test]
+fn a_crash_loop_writes_the_record_once_per_cycle() {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    use std::collections::HashMap;
+    let run = "#!/bin/sh\necho \"start $$\" >> events\n\
+               [ \"$(grep -c start events)\" -le 3 ] && exit 1\nexec sleep 1000\n";
+    let mut s = Svc::new(run);
+    fs::create_dir(s.dir.join("supervise")).unwrap();
+    let watch = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).unwrap();
+    watch
+        .add_watch(&s.dir.join("supervise"), AddWatchFlags::IN_MOVED_TO)
+        .unwrap();
+    s.start();
+    wait_record(&s, "up after 3 crashes", |r| {
+        r.state == State::Up && r.starts == 4
+    });
+    let mut count = HashMap::<String, usize>::new();
+    // the summary follows the record's last write
+    let settled = wait_until(LONG, || {
+        while let Ok(events) = watch.read_events() {
+            for e in events {
+                let name = e.name.map(|n| n.to_string_lossy().into_owned());
+                *count.entry(name.unwrap_or_default()).or_default() += 1;
+            }
+        }
+        count.contains_key("summary") && count.get("summary") == count.get("status.json")
+    });
+    assert!(settled, "{count:?}");
+    s.stop_and_exit();
+    // one write at start-up (before `ok`), one at the first start, one
+    // for each of the 3 exits with the restart that follows it (0.76's
+    // rewrite of the same status when its loop begins changes no text)
+    let n = |f: &str| count.get(f).copied().unwrap_or(0);
+    assert_eq!((n("status.json"), n("summary")), (5, 5), "{count:?}");
+}
+
 // ---- §2 ./finish --------------------------------------------------------------
 
 #[test]

@@ -66,8 +66,13 @@ struct Supervise<'a> {
     /// The monotonic clock's origin (`Now::mono` counts from it).
     epoch: Instant,
     my_pid: u32,
-    /// The JSON text, reused from one write to the next.
+    /// The text of the last write of status.json.
     json: Vec<u8>,
+    /// The next text (a buffer reused from one write to the next).
+    json_next: Vec<u8>,
+    /// The last write of status.json and summary worked: `json` is what
+    /// status.json holds, with its summary.
+    json_written: bool,
     /// supervise/status was written since the last status.json.
     json_due: bool,
     /// Holds a just-forked `./finish` before its exec (see spawn_helper).
@@ -171,6 +176,8 @@ pub fn main(args: &[&[u8]]) -> i32 {
         epoch: Instant::now(),
         my_pid: std::process::id(),
         json: Vec::with_capacity(1024),
+        json_next: Vec::with_capacity(1024),
+        json_written: false,
         json_due: false,
         finish_gate: None,
         status_written: false,
@@ -456,18 +463,24 @@ impl Supervise<'_> {
         if self.m.mode.contained {
             r.cgroup = self.cgroup.as_ref().map(|c| c.dir.clone());
         }
-        let mut json = std::mem::take(&mut self.json);
+        let mut json = std::mem::take(&mut self.json_next);
         json.clear();
         r.write_json(&mut json);
+        // the very text the files hold already (0.76 rewrites `status`
+        // unchanged, e.g. when its loop begins): nothing to write
+        if self.json_written && json == self.json {
+            self.json_next = json;
+            return;
+        }
         // then the summary of both (or none: one left from before would
         // be older than they are; record::summary)
-        if !(self.replace("status.json", &json)
-            && self.replace(summary::NAME, &Summary::new(&r, self.m.status()).encode()))
-        {
+        self.json_written = self.replace("status.json", &json)
+            && self.replace(summary::NAME, &Summary::new(&r, self.m.status()).encode());
+        if !self.json_written {
             let old = [&self.state[..], b"/", summary::NAME.as_bytes()].concat();
             let _ = nix::unistd::unlink(old.as_slice());
         }
-        self.json = json;
+        self.json_next = std::mem::replace(&mut self.json, json);
     }
 
     /// Whether `./run` can be contained now: sets up the cgroup on first
