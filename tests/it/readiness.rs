@@ -111,6 +111,18 @@ fn open_fds(pid: i32) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
 }
 
+/// Asserts that process `pid` comes back to `n` open descriptors:
+/// supervise holds one for a moment at each write of its files (the
+/// summary follows the record a reader has just seen), a leak stays.
+fn assert_fds_settle(pid: i32, n: usize) {
+    let mut last = 0;
+    let settled = wait_until(LONG, || {
+        last = open_fds(pid);
+        last == n
+    });
+    assert!(settled, "{last} descriptors open, {n} before");
+}
+
 // ---- the sources ------------------------------------------------------------
 
 #[test]
@@ -696,6 +708,8 @@ fn floods_oversized_and_foreign_datagrams_and_descriptors_leak_nothing() {
     let addr = socket_addr(&s);
     err.wait_line("supervise: warning: s: notify datagram over 4096 bytes: ignored");
     wait_record(&s, "up", up_unready);
+    // no write under way: the count is supervise's own
+    crate::support::svdir::wait_state_written(&s.dir.join("supervise"));
     let before = open_fds(sup);
     // a flood from a foreign process (this test): one warning
     let sock = dgram();
@@ -710,7 +724,9 @@ fn floods_oversized_and_foreign_datagrams_and_descriptors_leak_nothing() {
     // descriptors sent along: closed at once (our read ends see POLLHUP)
     let mut reads = Vec::new();
     for n in [1usize, 3, 100] {
-        let pipes: Vec<(OwnedFd, OwnedFd)> = (0..n).map(|_| nix::unistd::pipe().unwrap()).collect();
+        // close-on-exec: what other tests start meanwhile must not inherit them
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let pipes: Vec<(OwnedFd, OwnedFd)> = (0..n).map(|_| pipe()).collect();
         let fds: Vec<i32> = pipes.iter().map(|(_, w)| w.as_raw_fd()).collect();
         let iov = [std::io::IoSlice::new(b"FDSTORE=1")];
         let cmsg = [ControlMessage::ScmRights(&fds)];
@@ -742,7 +758,7 @@ fn floods_oversized_and_foreign_datagrams_and_descriptors_leak_nothing() {
     s.svc("-c");
     let r = wait_record(&s, "continued", |r| !r.paused);
     assert!(r.ready.is_none() && r.status_text.is_none());
-    assert_eq!(open_fds(sup), before);
+    assert_fds_settle(sup, before);
     let lines = err.lines();
     let foreign = lines
         .iter()
@@ -755,7 +771,7 @@ fn floods_oversized_and_foreign_datagrams_and_descriptors_leak_nothing() {
         code(&ours(&s, "svwait", &["-U", "-t", "20000", "s"])),
         Some(0)
     );
-    assert_eq!(open_fds(sup), before);
+    assert_fds_settle(sup, before);
 }
 
 #[test]

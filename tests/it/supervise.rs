@@ -400,6 +400,8 @@ fn service_inherits_dispositions_and_no_stray_fds() {
     ))
     .map(|c| c.trim() == "sleep")
     .unwrap_or(false)));
+    // no file of supervise's open for writing among its descriptors
+    crate::support::svdir::wait_state_written(&root.join("s/supervise"));
     let ign = sigmask(svc_pid, "SigIgn:");
     assert_eq!(
         ign & (1 << (libc::SIGPIPE - 1)),

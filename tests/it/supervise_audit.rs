@@ -430,6 +430,8 @@ fn closed_stdio_fds(prog: &Path) -> (Vec<String>, Vec<String>) {
     assert!(wait_until(LONG, || {
         fs::read_to_string(format!("/proc/{svc_pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
     }));
+    // no file of supervise's open for writing in the table
+    crate::support::svdir::wait_state_written(&root.join("s/supervise"));
     let tables = (fd_table(p.pid(), root), fd_table(svc_pid, root));
     support::run(support::bin("svc"), &["-dx", "s"], root);
     let mut p = p;

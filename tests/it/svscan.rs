@@ -966,7 +966,9 @@ fn prefixed_output_stays_line_whole() {
     for n in 0..10 {
         t.add(&format!("w{n}"), run, None);
     }
-    let (r, w) = nix::unistd::pipe().unwrap();
+    // close-on-exec: only svscan gets `w` (as its stdout), not what other
+    // tests start meanwhile (the reader would wait for them too)
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let reader = std::thread::spawn(move || {
         let mut f = fs::File::from(r);
         let mut all = Vec::new();

@@ -161,6 +161,22 @@ impl Svc {
     }
 }
 
+/// Waits until our supervise has written, after `state/status`, the
+/// record and the summary that go with it (the summary holds the same 18
+/// bytes): until then it may hold a file open for writing. Returns at
+/// once for a supervise that keeps no record (0.76).
+pub fn wait_state_written(state: &Path) {
+    if !state.join("status.json").exists() {
+        return;
+    }
+    let caught_up = wait_until(LONG, || {
+        let st = fs::read(state.join("status")).unwrap_or_default();
+        let sum = fs::read(state.join("summary")).unwrap_or_default();
+        st.len() >= 18 && sum.len() == 64 && sum[8..26] == st[..18]
+    });
+    assert!(caught_up, "{state:?}: no summary in step with the status");
+}
+
 /// The pid recorded in a status file (0 if none or unreadable).
 pub fn status_pid(status: &Path) -> u32 {
     match fs::read(status) {
