@@ -3,13 +3,16 @@
 //!
 //! A directory is read as svstat reads it — the `down` file, a live
 //! supervise (svok's test on `supervise/ok`), the 18-byte `status` — plus
-//! the lifecycle record `status.json` when it is in step with `status`.
-//! The state files are found with `svctl::state_path` (SUPERVISEDIR).
+//! the lifecycle record `status.json` when it is in step with `status`;
+//! both from `supervise/summary` when supervise keeps one (64 bytes that
+//! hold them: one small file instead of two, one of them JSON). The state
+//! files are found as `svctl::StateDirs` says (SUPERVISEDIR).
 //! Nothing is reported from the files of a supervise that is gone: they
 //! are stale (a service "up" in them may have died long ago). Every
 //! problem becomes `View::error`, in svstat's words; what could still be
 //! read is kept, the rest is unknown (None). Files are read with bounds
-//! (18 bytes of `status`, `record::MAX_LEN` of `status.json`), without
+//! (65 bytes of `summary`, 18 of `status`, `record::MAX_LEN` of
+//! `status.json`), without
 //! blocking on fifos, so a broken tree costs no more than a good one.
 
 use std::collections::HashMap;
@@ -205,9 +208,9 @@ impl std::hash::Hasher for FxHasher {
 /// A HashMap with `FxHasher`.
 pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// Reads service directories, reusing its buffers. A directory's record
-/// is taken from `supervise/summary` when that is in step with `status`,
-/// else read from `status.json` (see `record::summary`). With a cache (a
+/// Reads service directories, reusing its buffers. A directory's status
+/// and record are taken from `supervise/summary` when supervise keeps one
+/// (see `record::summary`), else read from `status` and `status.json`. With a cache (a
 /// long-running reader, svmetrics) a `status.json` whose text has not
 /// changed since the last read is not parsed again: the text itself is
 /// read every time and compared byte for byte, so nothing stale is ever
@@ -309,8 +312,8 @@ impl Reader {
         &self.path
     }
 
-    /// The directory opened for the `*at` calls (no system call per path
-    /// built), when its state directory is `supervise` under it; None
+    /// The directory opened for the `*at` calls (no path built per file),
+    /// when its state directory is `supervise` under it; None
     /// otherwise, and when it cannot be opened (then it is read by path,
     /// which says why).
     fn open_dir(&self, dir: &[u8]) -> Option<OwnedFd> {
@@ -333,8 +336,8 @@ impl Reader {
         o
     }
 
-    /// `observe` into `o`, which is made over (its name kept): a reader of
-    /// many directories reuses one `Observed` and its buffers.
+    /// `observe` into `o`, which is made over (its buffers kept, its name
+    /// now `name`): a reader of many directories reuses one `Observed`.
     pub fn observe_into(&mut self, dir: &[u8], name: &[u8], o: &mut Observed) {
         o.service.reset();
         o.service.name.clear();
