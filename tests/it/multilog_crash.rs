@@ -371,8 +371,12 @@ fn feed(mut w: fs::File, data: Vec<u8>, stop: Arc<AtomicBool>, bursts: Option<us
     let mut at = 0;
     let mut burst = 0;
     while at < data.len() {
+        // (a pause only at the end of a line: multilog takes a partial
+        // line that waits into memory after a second, where a kill loses
+        // it, as documented; a loaded machine can stretch 5 ms that far)
         if let Some(b) = bursts
             && burst >= b
+            && data[at - 1] == b'\n'
         {
             std::thread::sleep(Duration::from_millis(5));
             burst = 0;
@@ -383,11 +387,20 @@ fn feed(mut w: fs::File, data: Vec<u8>, stop: Arc<AtomicBool>, bursts: Option<us
             _ => 4096,
         };
         let mut end = (at + n).min(data.len());
+        let line_end = |at: usize| {
+            data[at..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(data.len(), |i| at + i + 1)
+        };
         if stop.load(Ordering::SeqCst) {
             if data[at - 1] == b'\n' {
                 break;
             }
-            end = at + data[at..].iter().position(|&c| c == b'\n').unwrap() + 1;
+            end = line_end(at);
+        } else if bursts.is_some_and(|b| burst + (end - at) >= b) {
+            // the burst ends with a line (the pause above comes next)
+            end = line_end(end - 1);
         }
         if w.write_all(&data[at..end]).is_err() {
             break;
