@@ -29,7 +29,7 @@ use nix::sys::stat::Mode;
 use crate::fsio;
 use crate::msg::errstr;
 use crate::record::{self, BadRecord, Record, State, Summary, summary};
-use crate::status::{self, Status, Want};
+use crate::status::{Status, Want};
 use crate::svctl;
 use crate::tai64::{self, Tai64n};
 
@@ -440,14 +440,15 @@ impl Reader {
         // status, then the record; once more if supervise replaced them in
         // between (it writes status first)
         for _ in 0..2 {
-            let mut rec = [0u8; status::LEN];
-            let st = match self.open_state(at, &STATUS, read) {
+            let st = match self
+                .open_state(at, &STATUS, read)
+                .and_then(svctl::read_status)
+            {
+                Ok(st) => st,
+                Err(Errno::EPROTO) => {
+                    return v.fail("unable to read supervise/status: bad format", None);
+                }
                 Err(e) => return v.fail("unable to open supervise/status: ", Some(e)),
-                Ok(fd) => match fsio::read(&fd, &mut rec) {
-                    Ok(status::LEN) => Status::decode(&rec),
-                    Ok(_) => return v.fail("unable to read supervise/status: bad format", None),
-                    Err(e) => return v.fail("unable to open supervise/status: ", Some(e)),
-                },
             };
             v.status = Some(st);
             v.error = None;

@@ -301,14 +301,17 @@ impl Samples {
         out.push_str(labels);
         push_int(out, n);
         if i == TIME_FAMILY {
-            let digit = |d: u16| char::from(b'0' + (d % 10) as u8);
-            out.push('.');
-            out.push(digit(self.ms / 100));
-            out.push(digit(self.ms / 10));
-            out.push(digit(self.ms));
+            out.extend(millis(self.ms).map(char::from));
         }
         out.push('\n');
     }
+}
+
+/// `.` and the three digits of `ms` milliseconds (at most 999).
+#[inline]
+fn millis(ms: u16) -> [u8; 4] {
+    let digit = |d: u16| b'0' + (d % 10) as u8;
+    [b'.', digit(ms / 100), digit(ms / 10), digit(ms)]
 }
 
 /// `n` in decimal.
@@ -565,8 +568,7 @@ impl Lines {
             );
         }
         if let Some(ms) = ms {
-            let digit = |d: u16| b'0' + (d % 10) as u8;
-            line[end..end + 4].copy_from_slice(&[b'.', digit(ms / 100), digit(ms / 10), digit(ms)]);
+            line[end..end + 4].copy_from_slice(&millis(ms));
             end += 4;
         }
         line[end] = b'\n';
@@ -580,8 +582,7 @@ impl Lines {
         self.bytes(labels);
         self.bytes(itoa::Buffer::new().format(n).as_bytes());
         if let Some(ms) = ms {
-            let digit = |d: u16| b'0' + (d % 10) as u8;
-            self.bytes(&[b'.', digit(ms / 100), digit(ms / 10), digit(ms)]);
+            self.bytes(&millis(ms));
         }
         self.bytes(b"\n");
     }

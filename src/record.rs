@@ -459,23 +459,9 @@ impl Record {
     /// Parses a record; the error names the first field that is missing or
     /// malformed. Fields this version does not know are ignored.
     pub fn parse(text: &[u8]) -> Result<Record, BadRecord> {
-        Record::parse_with(text, Vec::new())
-    }
-
-    /// `parse` into `self` (a reader of many records reuses one), its
-    /// `service` buffer kept; on an error `self` is left as a record of
-    /// no meaning.
-    pub fn parse_into(&mut self, text: &[u8]) -> Result<(), BadRecord> {
-        let buffer = std::mem::take(&mut self.service);
-        *self = Record::parse_with(text, buffer)?;
-        Ok(())
-    }
-
-    /// `parse`, `service` read into `buffer` (emptied first) where it can.
-    fn parse_with(text: &[u8], buffer: Vec<u8>) -> Result<Record, BadRecord> {
         // what supervise wrote, in the writer's exact layout: read by hand
         // (its strings checked for UTF-8 on the way)
-        if let Some(r) = fast::parse(text, buffer) {
+        if let Some(r) = fast::parse(text) {
             return Ok(r);
         }
         // JSON text is UTF-8: checked once here rather than string by
@@ -2015,16 +2001,12 @@ mod tests {
                 text = damaged(text, d, &other);
             }
             prop_assert_eq!(Record::parse(&text), model::parse(&text), "text: {}", String::from_utf8_lossy(&text));
-            // into a record used before: the same
-            let mut slot = sample();
-            let into = slot.parse_into(&text).map(|()| slot);
-            prop_assert_eq!(into, Record::parse(&text));
         }
 
         #[test]
         fn the_fast_path_reads_every_written_record_as_the_model(r in any_record()) {
             let text = json(&r);
-            prop_assert_eq!(fast::parse_new(&text).map(Ok), Some(model::parse(&text)));
+            prop_assert_eq!(fast::parse(&text).map(Ok), Some(model::parse(&text)));
         }
 
         #[test]
@@ -2039,7 +2021,7 @@ mod tests {
                 text = damaged(text, d, &other);
             }
             // what it takes is UTF-8 (Record::parse checks no more)
-            if let Some(fast) = fast::parse_new(&text) {
+            if let Some(fast) = fast::parse(&text) {
                 prop_assert!(std::str::from_utf8(&text).is_ok(), "text: {}", String::from_utf8_lossy(&text));
                 prop_assert_eq!(Ok(fast), model::parse(&text), "text: {}", String::from_utf8_lossy(&text));
             }
@@ -2050,7 +2032,7 @@ mod tests {
     fn the_fast_path_takes_the_writers_forms_and_nothing_else() {
         for r in [sample(), ready_sample()] {
             let good = String::from_utf8(json(&r)).unwrap();
-            assert_eq!(fast::parse_new(good.as_bytes()), Some(r.clone()));
+            assert_eq!(fast::parse(good.as_bytes()), Some(r.clone()));
             // valid records in another layout: left to serde_json, same result
             for other in [
                 good.replace(",\"", ", \""),
@@ -2060,7 +2042,7 @@ mod tests {
                 good.replacen("{", "{\"x\":1,", 1),
                 good.replace("\"want\"", "\"w\\u0061nt\""),
             ] {
-                assert_eq!(fast::parse_new(other.as_bytes()), None, "{other}");
+                assert_eq!(fast::parse(other.as_bytes()), None, "{other}");
                 assert_eq!(
                     Record::parse(other.as_bytes()),
                     model::parse(other.as_bytes()),
@@ -2072,7 +2054,7 @@ mod tests {
         let mut r = sample();
         r.service = b"a%\"\\\x7f\xff\n\xc3\xa9".to_vec();
         let text = json(&r);
-        assert_eq!(fast::parse_new(&text), Some(r.clone()));
+        assert_eq!(fast::parse(&text), Some(r.clone()));
         // a string that is not UTF-8, before or after an escape, in a name
         // or in the escaped bytes: left to serde_json, which refuses it
         let escaped = String::from_utf8(text).unwrap();
@@ -2088,28 +2070,23 @@ mod tests {
             let at = bad.iter().position(|&c| c == b'@').unwrap();
             let bad = [&bad[..at], to, &bad[at + 1..]].concat();
             assert!(std::str::from_utf8(&bad).is_err());
-            assert_eq!(
-                fast::parse_new(&bad),
-                None,
-                "{}",
-                String::from_utf8_lossy(&bad)
-            );
+            assert_eq!(fast::parse(&bad), None, "{}", String::from_utf8_lossy(&bad));
             assert_eq!(Record::parse(&bad), Err(BadRecord("not JSON")));
         }
         // the same bytes escaped: read
         r.service = b"\xff\"\xc3".to_vec();
-        assert_eq!(fast::parse_new(&json(&r)), Some(r.clone()));
+        assert_eq!(fast::parse(&json(&r)), Some(r.clone()));
         // 20 digits: the largest counter read, one more left to serde_json
         r.starts = u64::MAX;
         let max = String::from_utf8(json(&r)).unwrap();
-        assert_eq!(fast::parse_new(max.as_bytes()), Some(r));
+        assert_eq!(fast::parse(max.as_bytes()), Some(r));
         for over in [
             "18446744073709551616",
             "99999999999999999999",
             "184467440737095516150",
         ] {
             let text = max.replace("18446744073709551615", over);
-            assert_eq!(fast::parse_new(text.as_bytes()), None, "{over}");
+            assert_eq!(fast::parse(text.as_bytes()), None, "{over}");
             assert_eq!(
                 Record::parse(text.as_bytes()),
                 model::parse(text.as_bytes())

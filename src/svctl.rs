@@ -178,11 +178,16 @@ pub fn status(dir: &Path) -> Result<Status, Problem> {
 /// Reads the first 18 bytes of a status file; EPROTO when it is shorter.
 pub fn status_file(path: &Path) -> Result<Status, Problem> {
     let fd = fsio::open_read(path.as_os_str().as_encoded_bytes()).map_err(Problem::Sys)?;
+    read_status(&fd).map_err(Problem::Sys)
+}
+
+/// The 18-byte record from an open status file (EPROTO when shorter).
+pub fn read_status(fd: impl std::os::fd::AsFd) -> Result<Status, Errno> {
     let mut rec = [0u8; status::LEN];
-    match fsio::read(&fd, &mut rec) {
+    match fsio::read(fd, &mut rec) {
         Ok(n) if n == status::LEN => Ok(Status::decode(&rec)),
-        Ok(_) => Err(Problem::Sys(Errno::EPROTO)),
-        Err(e) => Err(Problem::Sys(e)),
+        Ok(_) => Err(Errno::EPROTO),
+        Err(e) => Err(e),
     }
 }
 

@@ -15,15 +15,15 @@ use crate::tai64::Tai64n;
 /// without fault; None otherwise (the caller then reads it the slow way).
 /// Whatever it accepts is valid UTF-8: outside strings it takes only
 /// ASCII, and each string is checked (so the caller need not check the
-/// whole text first). `service` is read into `buffer` (emptied first).
-pub(super) fn parse(text: &[u8], buffer: Vec<u8>) -> Option<Record> {
+/// whole text first).
+pub(super) fn parse(text: &[u8]) -> Option<Record> {
     let mut s = Scan { b: text, i: 0 };
     s.lit(b"{\"version\":")?;
     if s.uint()? != VERSION {
         return None;
     }
     s.lit(b",\"service\":")?;
-    let service = s.escaped_into(buffer)?;
+    let service = s.escaped()?;
     s.lit(b",\"supervise_pid\":")?;
     let supervise_pid = s.u32()?;
     s.lit(b",\"state\":")?;
@@ -245,13 +245,8 @@ impl<'a> Scan<'a> {
     /// A string the writer made of bytes (`escape`, then JSON's `\"` and
     /// `\\`): the bytes, both escapes undone.
     fn escaped(&mut self) -> Option<Vec<u8>> {
-        self.escaped_into(Vec::new())
-    }
-
-    /// `escaped`, into `out` (emptied first).
-    fn escaped_into(&mut self, mut out: Vec<u8>) -> Option<Vec<u8>> {
         self.lit(b"\"")?;
-        out.clear();
+        let mut out = Vec::new();
         let start = self.i;
         let span = self.until_quote()?;
         // most names have nothing to undo
@@ -400,10 +395,4 @@ impl<'a> Scan<'a> {
             }
         }
     }
-}
-
-/// `parse` with a buffer that held another name (the tests).
-#[cfg(test)]
-pub(super) fn parse_new(text: &[u8]) -> Option<Record> {
-    parse(text, b"left over".to_vec())
 }

@@ -21,11 +21,12 @@ pub fn main(dirs: &[&[u8]]) -> i32 {
     let here = fsio::open_read(b".")
         .unwrap_or_else(|e| msg::fatal(PROG, &[b"unable to open current directory"], e));
     let mut code = 0;
+    let state = StateFiles::from_env();
     for dir in dirs {
         let mut line = Vec::with_capacity(160);
         line.extend_from_slice(dir);
         line.extend_from_slice(b": ");
-        if !describe(&mut line, dir) {
+        if !describe(&mut line, dir, state) {
             code = 1;
         }
         line.push(b'\n');
@@ -39,22 +40,22 @@ pub fn main(dirs: &[&[u8]]) -> i32 {
 }
 
 /// Appends the text for `dir`; false when it is a problem report.
-fn describe(out: &mut Vec<u8>, dir: &[u8]) -> bool {
+fn describe(out: &mut Vec<u8>, dir: &[u8], state: StateFiles) -> bool {
     if let Err(e) = nix::unistd::chdir(dir) {
         return problem(out, ("unable to chdir: ", Some(errstr(e))));
     }
-    let (mut st, mut normally_up) = match read_here(StateFiles::from_env()) {
+    let (mut st, mut normally_up) = match read_here(state) {
         Ok(v) => v,
         Err(p) => return problem(out, p),
     };
-    let mut rec = lifecycle();
+    let mut rec = lifecycle(state);
     if matches!(&rec, Ok(Some(r)) if !in_step(r, &st)) {
         // supervise replaced both files between our two reads: once more
-        (st, normally_up) = match read_here(StateFiles::from_env()) {
+        (st, normally_up) = match read_here(state) {
             Ok(v) => v,
             Err(p) => return problem(out, p),
         };
-        rec = lifecycle();
+        rec = lifecycle(state);
     }
     out.extend_from_slice(&st.describe(normally_up, sys::unix_time()));
     match rec {
@@ -84,8 +85,8 @@ fn in_step(r: &Record, st: &Status) -> bool {
 
 /// The record in the current directory: None if there is none (a
 /// supervise that does not write it); Err names what is wrong with it.
-fn lifecycle() -> Result<Option<Record>, &'static str> {
-    match record::read_record(&crate::svctl::state_file_here(record::NAME)) {
+fn lifecycle(state: StateFiles) -> Result<Option<Record>, &'static str> {
+    match record::read_record(&state.path(record::NAME)) {
         None => Ok(None),
         Some(r) => r.map(Some).map_err(|b| b.0),
     }

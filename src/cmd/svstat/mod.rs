@@ -79,12 +79,13 @@ impl StateFiles {
         }
     }
 
-    /// The path of state file `name` (`ok`, `status`) from here.
+    /// The path of state file `name` (`ok`, `status`, ...) from here.
     fn path(self, name: &str) -> std::borrow::Cow<'static, [u8]> {
         match (self, name) {
             (StateFiles::Supervise, "ok") => b"supervise/ok".into(),
             (StateFiles::Supervise, "status") => b"supervise/status".into(),
-            _ => crate::svctl::state_file_here(name).into(),
+            (StateFiles::Supervise, _) => [b"supervise/", name.as_bytes()].concat().into(),
+            (StateFiles::FromEnv, _) => crate::svctl::state_file_here(name).into(),
         }
     }
 }
