@@ -84,8 +84,8 @@ impl StateFiles {
         match (self, name) {
             (StateFiles::Supervise, "ok") => b"supervise/ok".into(),
             (StateFiles::Supervise, "status") => b"supervise/status".into(),
-            (StateFiles::Supervise, _) => [b"supervise/", name.as_bytes()].concat().into(),
-            (StateFiles::FromEnv, _) => crate::svctl::state_file_here(name).into(),
+            (StateFiles::Supervise, "status.json") => b"supervise/status.json".into(),
+            _ => crate::svctl::state_file_here(name).into(),
         }
     }
 }
